@@ -1,0 +1,182 @@
+"""Anchor selection strategies: which samples become the reference points."""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from scipy import sparse
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances_argmin
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils.validation import check_consistent_length
+
+from ._compat import Interval, StrOptions, to_numpy, validate_params
+
+ANCHOR_METHODS = ("random", "stratified", "kmeans", "fps")
+
+
+def clip_n_anchors(n_anchors, n_samples):
+    """Return ``min(n_anchors, n_samples)``, warning when it clips."""
+    if n_anchors > n_samples:
+        warnings.warn(
+            f"n_anchors={n_anchors} is larger than n_samples={n_samples}; "
+            f"using n_anchors={n_samples}.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return n_samples
+    return n_anchors
+
+
+def _random(X, n_anchors, y, rng):
+    return rng.choice(X.shape[0], size=n_anchors, replace=False)
+
+
+def _stratified(X, n_anchors, y, rng):
+    if y is None:
+        raise ValueError(
+            "Stratified anchor selection requires y to be passed, but the "
+            "target y is None: it draws anchors class by class from the labels."
+        )
+    y = column_or_1d(to_numpy(y), warn=True)
+    check_consistent_length(X, y)
+    order = rng.permutation(X.shape[0])
+    _, labels = np.unique(y[order], return_inverse=True)
+    # Classes take turns in a random order; within a class, the shuffled order.
+    labels = rng.permutation(labels.max() + 1)[labels]
+    grouped = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels)
+    rank = np.empty_like(grouped)
+    rank[grouped] = np.arange(grouped.size) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return order[np.lexsort((labels, rank))[:n_anchors]]
+
+
+def _unit_rows(X):
+    return normalize(X, norm="l2", copy=True)
+
+
+def _kmeans(X, n_anchors, y, rng):
+    unit = _unit_rows(X)
+    with warnings.catch_warnings():
+        # Fewer distinct points than clusters is handled below, by taking the
+        # nearest sample not already chosen.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        centres = (
+            KMeans(n_clusters=n_anchors, n_init=1, random_state=rng.randint(2**31 - 1))
+            .fit(unit)
+            .cluster_centers_
+        )
+    # The sample nearest each centre, falling back to the nearest one not yet
+    # taken when two centres share it.
+    nearest = pairwise_distances_argmin(centres, unit, metric="cosine")
+    taken = np.zeros(X.shape[0], dtype=bool)
+    for i, best in enumerate(nearest):
+        if taken[best]:
+            similarity = np.asarray(unit @ centres[i]).ravel()
+            similarity[taken] = -np.inf
+            nearest[i] = best = np.argmax(similarity)
+        taken[best] = True
+    return nearest
+
+
+def _dense_row(M, i):
+    row = M[i]
+    return row.toarray().ravel() if sparse.issparse(row) else row
+
+
+def _fps(X, n_anchors, y, rng):
+    unit = _unit_rows(X)
+    first = int(rng.randint(X.shape[0]))
+    chosen = [first]
+    # On unit rows, the farthest point is the one of smallest maximal cosine.
+    closest = np.asarray(unit @ _dense_row(unit, first)).ravel()
+    closest[first] = np.inf
+    for _ in range(n_anchors - 1):
+        best = int(np.argmin(closest))
+        chosen.append(best)
+        np.maximum(
+            closest, np.asarray(unit @ _dense_row(unit, best)).ravel(), out=closest
+        )
+        closest[best] = np.inf
+    return np.asarray(chosen)
+
+
+_SELECTORS = {
+    "random": _random,
+    "stratified": _stratified,
+    "kmeans": _kmeans,
+    "fps": _fps,
+}
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "n_anchors": [Interval(Integral, 1, None, closed="left")],
+        "method": [StrOptions(set(ANCHOR_METHODS))],
+        "y": ["array-like", None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def select_anchors(X, n_anchors, *, method="random", y=None, random_state=None):
+    """Choose which samples of `X` serve as anchors.
+
+    Selection happens in one latent space; the chosen *items* are then the
+    anchors in every space (parallel anchors). The indices returned are
+    distinct, and deterministic for a given `random_state`.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Candidate samples.
+    n_anchors : int
+        Number of anchors. When it exceeds ``n_samples`` a warning is issued
+        and every sample is used.
+    method : {"random", "stratified", "kmeans", "fps"}, default="random"
+        - ``"random"``: uniform sampling without replacement.
+        - ``"stratified"``: shuffle, then take one sample per class in turn
+          until `n_anchors` are chosen; needs `y`.
+        - ``"kmeans"``: k-means with `n_anchors` clusters on the L2-normalised
+          rows; each anchor is the sample nearest (by cosine) to a centroid,
+          never one already chosen.
+        - ``"fps"``: farthest-point sampling on the L2-normalised rows from a
+          random start.
+    y : array-like of shape (n_samples,), default=None
+        Class labels, used by ``"stratified"`` only.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the random choices.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_anchors,), dtype=int64
+        Row positions of the anchors in `X`.
+
+    See Also
+    --------
+    RelativeTransformer : Projects samples onto the anchors chosen here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.anchors import select_anchors
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> select_anchors(X, 3, random_state=0)
+    array([2, 8, 4])
+    >>> y = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    >>> np.asarray(y)[select_anchors(X, 4, method="stratified", y=y, random_state=0)]
+    array([1, 0, 1, 0])
+    """
+    X = check_array(
+        to_numpy(X) if not sparse.issparse(X) else X,
+        accept_sparse="csr",
+        dtype=[np.float64, np.float32],
+    )
+    n_anchors = clip_n_anchors(n_anchors, X.shape[0])
+    rng = check_random_state(random_state)
+    indices = _SELECTORS[method](X, n_anchors, y, rng)
+    return np.asarray(indices, dtype=np.int64)

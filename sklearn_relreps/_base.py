@@ -1,0 +1,375 @@
+"""Machinery shared by the relative projections: anchors, statistics, chunking."""
+
+import warnings
+from functools import partial
+from math import ceil
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from joblib import effective_n_jobs
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array, check_random_state, gen_batches
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._anchors import ANCHOR_METHODS, select_anchors
+from ._compat import (
+    Interval,
+    StrOptions,
+    _check_feature_names_in,
+    _fit_context,
+    check_same_namespace,
+    get_chunk_n_rows,
+    get_namespace_and_device,
+    to_numpy,
+)
+from ._similarities import SIMILARITIES, inverse_norms
+
+
+def safe_scale(std, mean, xp):
+    """Return `std` with zero or negligible entries replaced by 1.
+
+    An entry is negligible when it is below what the dtype resolves at the
+    feature's scale (its mean, or the largest spread of any feature): such
+    "dead" features would otherwise be blown up to noise of order one.
+    """
+    eps = xp.finfo(std.dtype).eps
+    reference = xp.maximum(xp.abs(mean), xp.max(std))
+    negligible = std <= 10 * eps * reference
+    return xp.where(negligible, xp.ones_like(std), std)
+
+
+class AnchorProjection(TransformerMixin, BaseEstimator):
+    """Base of the estimators that describe samples by their relation to anchors.
+
+    Subclasses define the blocks (one kernel each, on the shared anchors), the
+    names of the blocks, and how blocks are aggregated.
+    """
+
+    _parameter_constraints = {
+        "n_anchors": [Interval(Integral, 1, None, closed="left")],
+        "anchors": [StrOptions(set(ANCHOR_METHODS)), "array-like"],
+        "center": ["boolean"],
+        "standardize": ["boolean"],
+        "output_norm": [StrOptions({"l2", "standard"}), None],
+        "gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    # -- subclass hooks ---------------------------------------------------------
+
+    def _block_kernels(self):
+        """Return the kernel names (str) or callables, one per block."""
+        raise NotImplementedError
+
+    def _aggregate(self, blocks, xp):
+        """Combine the normalised blocks into the output."""
+        raise NotImplementedError
+
+    def _feature_prefixes(self):
+        """Return one feature-name prefix per output block."""
+        raise NotImplementedError
+
+    # -- fitting ----------------------------------------------------------------
+
+    def _check_kernels(self):
+        kernels = self._block_kernels()
+        uses_rbf = any(k == "rbf" for k in kernels)
+        if self.gamma is not None and not uses_rbf:
+            raise ValueError(
+                f"gamma={self.gamma!r} is only used by the 'rbf' similarity; "
+                "leave it as None for the others."
+            )
+        return kernels
+
+    def _accepts_sparse(self):
+        kernels = self._block_kernels()
+        return all(isinstance(k, str) and SIMILARITIES[k].sparse for k in kernels)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Choose the anchors and learn their statistics.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training samples; anchors are chosen among them unless anchor
+            vectors are given.
+        y : array-like of shape (n_samples,), default=None
+            Class labels, needed by ``anchors="stratified"`` only.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        self._check_kernels()
+        xp, _, device = get_namespace_and_device(X)
+        labels = X.index if isinstance(X, pd.DataFrame) else None
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr" if self._accepts_sparse() else False,
+            dtype=[xp.float64, xp.float32],
+        )
+        if isinstance(self.anchors, str):
+            indices = select_anchors(
+                X,
+                self.n_anchors,
+                method=self.anchors,
+                y=y,
+                random_state=check_random_state(self.random_state),
+            )
+            self._set_anchors_from_rows(X, indices, labels, xp, device)
+        else:
+            given = (
+                self.anchors
+                if hasattr(self.anchors, "shape")
+                else np.asarray(self.anchors)
+            )
+            if len(given.shape) == 1:
+                indices = self._check_given_indices(to_numpy(given), X.shape[0])
+                self._set_anchors_from_rows(X, indices, labels, xp, device)
+            else:
+                anchors = self._check_given_vectors(given, X, xp, device)
+                self.anchor_indices_ = None
+                self.anchor_ids_ = xp.arange(anchors.shape[0], device=device)
+                self._fit_anchor_statistics(anchors)
+        return self
+
+    @staticmethod
+    def _check_given_indices(given, n_samples):
+        if given.dtype == bool:
+            if given.shape[0] != n_samples:
+                raise ValueError(
+                    f"The boolean anchor mask has {given.shape[0]} entries but X "
+                    f"has {n_samples} samples."
+                )
+            given = np.flatnonzero(given)
+        elif not np.issubdtype(given.dtype, np.integer):
+            raise ValueError(
+                "1-D anchors must be integer row positions or a boolean mask; "
+                f"got dtype {given.dtype}."
+            )
+        if given.size == 0:
+            raise ValueError("The anchor indices select no sample.")
+        if given.min() < 0 or given.max() >= n_samples:
+            raise ValueError(
+                f"Anchor indices must lie in [0, n_samples) with n_samples={n_samples};"
+                f" got values from {given.min()} to {given.max()}."
+            )
+        if np.unique(given).size != given.size:
+            raise ValueError("The anchor indices contain duplicates.")
+        return given.astype(np.int64)
+
+    def _check_given_vectors(self, given, X, xp, device):
+        anchors = check_array(given, dtype=X.dtype, input_name="anchors")
+        anchors = xp.asarray(anchors, device=device)
+        if anchors.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"The anchor vectors have {anchors.shape[1]} features but X has "
+                f"{X.shape[1]} features."
+            )
+        n_distinct = np.unique(to_numpy(anchors), axis=0).shape[0]
+        if n_distinct < anchors.shape[0]:
+            warnings.warn(
+                f"{anchors.shape[0] - n_distinct} of the given anchor vectors "
+                "duplicate others; their relative columns will be identical.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return anchors
+
+    def _set_anchors_from_rows(self, X, indices, labels, xp, device):
+        if sparse.issparse(X):
+            anchors = xp.asarray(X[indices].toarray())
+        else:
+            anchors = xp.take(X, xp.asarray(indices, device=device), axis=0)
+        self.anchor_indices_ = xp.asarray(indices, dtype=xp.int64, device=device)
+        self.anchor_ids_ = (
+            self.anchor_indices_ if labels is None else np.asarray(labels)[indices]
+        )
+        self._fit_anchor_statistics(anchors)
+
+    def _fit_anchor_statistics(self, anchors):
+        """Learn every statistic of the projection from the anchor vectors alone.
+
+        Stitching calls this with the anchors of another space, which re-anchors
+        a fitted projection without touching the samples.
+        """
+        xp, _, _ = get_namespace_and_device(anchors)
+        self.anchors_ = anchors
+        mean = xp.mean(anchors, axis=0)
+        self.mean_ = mean if self.center else None
+        self.scale_ = (
+            safe_scale(xp.std(anchors, axis=0), mean, xp) if self.standardize else None
+        )
+        prepared = self._preprocess(anchors)
+        blocks = [f(prepared, prepared) for f in self._kernel_functions()]
+        if self.output_norm == "standard":
+            means = [xp.mean(b, axis=0) for b in blocks]
+            scales = [
+                safe_scale(xp.std(b, axis=0), m, xp)
+                for b, m in zip(blocks, means, strict=True)
+            ]
+            self.output_mean_ = xp.concat(means)
+            self.output_scale_ = xp.concat(scales)
+        else:
+            self.output_mean_ = self.output_scale_ = None
+        self._n_features_out = len(self._feature_prefixes()) * anchors.shape[0]
+
+    # -- transforming -----------------------------------------------------------
+
+    def _preprocess(self, X):
+        """Apply the learned centring and scaling to samples or anchors."""
+        if self.center:
+            X = (X.toarray() if sparse.issparse(X) else X) - self.mean_
+        if self.scale_ is not None:
+            inverse = 1 / self.scale_
+            X = X.multiply(inverse).tocsr() if sparse.issparse(X) else X * inverse
+        return X
+
+    def _kernel_functions(self):
+        functions = []
+        for kernel in self._block_kernels():
+            if kernel == "rbf":
+                gamma = (
+                    self.gamma if self.gamma is not None else 1 / self.anchors_.shape[1]
+                )
+                functions.append(partial(SIMILARITIES["rbf"].func, gamma=gamma))
+            elif isinstance(kernel, str):
+                functions.append(SIMILARITIES[kernel].func)
+            else:
+                functions.append(partial(_call_checked, kernel))
+        return functions
+
+    def _normalise(self, blocks, xp):
+        if self.output_norm == "l2":
+            return [
+                b * inverse_norms(xp.sum(b * b, axis=1), xp)[:, None] for b in blocks
+            ]
+        if self.output_norm == "standard":
+            k = self.anchors_.shape[0]
+            return [
+                (b - self.output_mean_[i * k : (i + 1) * k])
+                / self.output_scale_[i * k : (i + 1) * k]
+                for i, b in enumerate(blocks)
+            ]
+        return blocks
+
+    def _row_bytes(self, n_features, itemsize):
+        k = self.anchors_.shape[0]
+        per_block = [
+            3 * k
+            + n_features * (SIMILARITIES[c].row_overhead if isinstance(c, str) else 1)
+            for c in self._block_kernels()
+        ]
+        return itemsize * (n_features + sum(per_block) + k * len(per_block))
+
+    def transform(self, X):
+        """Describe every sample by its relation to the anchors.
+
+        Rows are processed in chunks sized from scikit-learn's
+        ``working_memory`` (see :func:`sklearn.set_config`), so the extra
+        memory does not grow with the number of samples; with `n_jobs`, chunks
+        run in parallel threads.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples, in the same latent space as the anchors.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            Relative representation of `X`, of the same floating dtype.
+        """
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute="anchors_", method="transform")
+        xp, _, device = get_namespace_and_device(X)
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            accept_sparse="csr" if self._accepts_sparse() else False,
+            dtype=[xp.float64, xp.float32],
+        )
+        anchors = self._preprocess(xp.astype(self.anchors_, X.dtype))
+        functions = self._kernel_functions()
+        n_samples = X.shape[0]
+        n_workers = max(1, effective_n_jobs(self.n_jobs))
+        chunk = get_chunk_n_rows(
+            self._row_bytes(X.shape[1], xp.finfo(X.dtype).bits // 8) * n_workers,
+            max_n_rows=n_samples,
+        )
+        chunk = min(chunk, ceil(n_samples / n_workers))
+        out = xp.empty((n_samples, self._n_features_out), dtype=X.dtype, device=device)
+
+        def fill(rows):
+            blocks = [f(self._preprocess(X[rows, ...]), anchors) for f in functions]
+            out[rows, ...] = self._aggregate(self._normalise(blocks, xp), xp)
+
+        batches = list(gen_batches(n_samples, chunk))
+        if len(batches) == 1:
+            fill(batches[0])
+        else:
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(fill)(b) for b in batches
+            )
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: one per block and anchor.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``anchor_<id>`` (prefixed by the similarity name for product
+            blocks), where ``<id>`` is the anchor's entry in `anchor_ids_`.
+        """
+        check_is_fitted(self, "_n_features_out")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        ids = [str(i) for i in to_numpy(self.anchor_ids_).tolist()]
+        return np.asarray(
+            [f"{prefix}anchor_{i}" for prefix in self._feature_prefixes() for i in ids],
+            dtype=object,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._accepts_sparse()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = all(isinstance(k, str) for k in self._block_kernels())
+        tags.target_tags.required = (
+            isinstance(self.anchors, str) and self.anchors == "stratified"
+        )
+        return tags
+
+
+def _call_checked(function, X, anchors):
+    """Call a user similarity and check that its result is usable."""
+    xp, _, _ = get_namespace_and_device(anchors)
+    result = function(X, anchors)
+    shape = tuple(getattr(result, "shape", ()))
+    expected = (X.shape[0], anchors.shape[0])
+    if shape != expected:
+        raise ValueError(
+            f"The similarity callable {getattr(function, '__name__', function)!r} must "
+            f"return an array of shape (n_samples, n_anchors) = {expected}; got "
+            f"{shape or type(result).__name__}."
+        )
+    result = xp.asarray(result, dtype=anchors.dtype)
+    if not bool(xp.all(xp.isfinite(result))):
+        raise ValueError(
+            f"The similarity callable {getattr(function, '__name__', function)!r} "
+            "returned NaN or infinite values."
+        )
+    return result
