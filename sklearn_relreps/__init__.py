@@ -4,17 +4,23 @@ Describe samples by their similarity to anchor samples, so that models fit on
 one encoder's latent space can be reused on another's (zero-shot stitching).
 """
 
-from . import anchors
+from . import anchors, datasets, metrics
 from ._product import InvariantProductTransformer
 from ._relative import RelativeTransformer
 from ._similarities import get_invariances
+from ._stitch import stitch
+from ._translate import LatentTranslator
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "InvariantProductTransformer",
+    "LatentTranslator",
     "RelativeTransformer",
     "__version__",
     "anchors",
+    "datasets",
     "get_invariances",
+    "metrics",
+    "stitch",
 ]

@@ -13,6 +13,7 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
 from ._compat import Interval, StrOptions, to_numpy, validate_params
+from ._similarities import rescale_rows
 
 ANCHOR_METHODS = ("random", "stratified", "kmeans", "fps")
 
@@ -56,7 +57,17 @@ def _stratified(X, n_anchors, y, rng):
 
 
 def _unit_rows(X):
-    return normalize(X, norm="l2", copy=True)
+    # Rescaled first, so that rows of huge or tiny magnitude normalise too.
+    return normalize(rescale_rows(X, np), norm="l2", copy=False)
+
+
+def _unit_sqnorms(unit):
+    """Squared norms of unit rows: 1, or 0 for the rows that were zero.
+
+    Distances between unit rows then treat all zero rows as one point (the
+    origin), at distance 0 from each other, rather than as mutually far apart.
+    """
+    return (np.asarray(abs(unit).sum(axis=1)).ravel() > 0).astype(unit.dtype)
 
 
 def _kmeans(X, n_anchors, y, rng):
@@ -70,15 +81,17 @@ def _kmeans(X, n_anchors, y, rng):
             .fit(unit)
             .cluster_centers_
         )
-    # The sample nearest each centre, falling back to the nearest one not yet
-    # taken when two centres share it.
-    nearest = pairwise_distances_argmin(centres, unit, metric="cosine")
+    # The sample nearest each centre in the metric of k-means (euclidean on the
+    # unit rows: by cosine among non-zero rows), falling back to the nearest one
+    # not yet taken when two centres share it.
+    nearest = pairwise_distances_argmin(centres, unit)
+    sqnorms = _unit_sqnorms(unit)
     taken = np.zeros(X.shape[0], dtype=bool)
     for i, best in enumerate(nearest):
         if taken[best]:
-            similarity = np.asarray(unit @ centres[i]).ravel()
-            similarity[taken] = -np.inf
-            nearest[i] = best = np.argmax(similarity)
+            distances = sqnorms - 2 * np.asarray(unit @ centres[i]).ravel()
+            distances[taken] = np.inf
+            nearest[i] = best = np.argmin(distances)
         taken[best] = True
     return nearest
 
@@ -90,18 +103,22 @@ def _dense_row(M, i):
 
 def _fps(X, n_anchors, y, rng):
     unit = _unit_rows(X)
+    sqnorms = _unit_sqnorms(unit)
+
+    def squared_distances(i):
+        products = np.asarray(unit @ _dense_row(unit, i)).ravel()
+        return sqnorms + sqnorms[i] - 2 * products
+
     first = int(rng.randint(X.shape[0]))
     chosen = [first]
-    # On unit rows, the farthest point is the one of smallest maximal cosine.
-    closest = np.asarray(unit @ _dense_row(unit, first)).ravel()
-    closest[first] = np.inf
+    # Squared distance of every row to its nearest chosen row (-inf: chosen).
+    nearest = squared_distances(first)
+    nearest[first] = -np.inf
     for _ in range(n_anchors - 1):
-        best = int(np.argmin(closest))
+        best = int(np.argmax(nearest))
         chosen.append(best)
-        np.maximum(
-            closest, np.asarray(unit @ _dense_row(unit, best)).ravel(), out=closest
-        )
-        closest[best] = np.inf
+        np.minimum(nearest, squared_distances(best), out=nearest)
+        nearest[best] = -np.inf
     return np.asarray(chosen)
 
 
@@ -142,10 +159,12 @@ def select_anchors(X, n_anchors, *, method="random", y=None, random_state=None):
         - ``"stratified"``: shuffle, then take one sample per class in turn
           until `n_anchors` are chosen; needs `y`.
         - ``"kmeans"``: k-means with `n_anchors` clusters on the L2-normalised
-          rows; each anchor is the sample nearest (by cosine) to a centroid,
-          never one already chosen.
+          rows; each anchor is the sample whose normalised row is nearest to a
+          centroid (by cosine, among non-zero rows), never one already chosen.
         - ``"fps"``: farthest-point sampling on the L2-normalised rows from a
           random start.
+
+        Zero rows normalise to the origin: they count as one point.
     y : array-like of shape (n_samples,), default=None
         Class labels, used by ``"stratified"`` only.
     random_state : int, RandomState instance or None, default=None
@@ -158,7 +177,7 @@ def select_anchors(X, n_anchors, *, method="random", y=None, random_state=None):
 
     See Also
     --------
-    RelativeTransformer : Projects samples onto the anchors chosen here.
+    sklearn_relreps.RelativeTransformer : Projects samples onto the anchors chosen here.
 
     Examples
     --------

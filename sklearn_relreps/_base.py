@@ -25,7 +25,20 @@ from ._compat import (
     get_namespace_and_device,
     to_numpy,
 )
-from ._similarities import SIMILARITIES, inverse_norms
+from ._dask import dask_transform, is_dask_collection
+from ._kernels import kernel_threads, limit_threads
+from ._similarities import SIMILARITIES, power_of_two_scale, unit_rows
+
+
+def mean_and_std(X, xp):
+    """Column means and population standard deviations of `X`.
+
+    Each column is divided by a power of two of its magnitude first (exact), so
+    squares neither overflow nor underflow at any scale the dtype holds.
+    """
+    scale = power_of_two_scale(xp.max(xp.abs(X), axis=0), xp)
+    X = X / scale
+    return xp.mean(X, axis=0) * scale, xp.std(X, axis=0) * scale
 
 
 def safe_scale(std, mean, xp):
@@ -89,6 +102,24 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         kernels = self._block_kernels()
         return all(isinstance(k, str) and SIMILARITIES[k].sparse for k in kernels)
 
+    def _sparse_option(self, X):
+        """Return `accept_sparse` for `validate_data`; refuse sparse `X` by name."""
+        if self._accepts_sparse():
+            return "csr"
+        if sparse.issparse(X):
+            dense_only = [
+                repr(k) if isinstance(k, str) else getattr(k, "__name__", repr(k))
+                for k in self._block_kernels()
+                if not (isinstance(k, str) and SIMILARITIES[k].sparse)
+            ]
+            supported = [name for name, spec in SIMILARITIES.items() if spec.sparse]
+            raise TypeError(
+                f"Sparse input is not supported by the similarity "
+                f"{', '.join(dense_only)}; pass a dense array (X.toarray()) or use "
+                f"one of {supported}."
+            )
+        return False
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Choose the anchors and learn their statistics.
@@ -108,11 +139,11 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         """
         self._check_kernels()
         xp, _, device = get_namespace_and_device(X)
-        labels = X.index if isinstance(X, pd.DataFrame) else None
+        labels = _row_labels(X)
         X = validate_data(
             self,
             X,
-            accept_sparse="csr" if self._accepts_sparse() else False,
+            accept_sparse=self._sparse_option(X),
             dtype=[xp.float64, xp.float32],
         )
         if isinstance(self.anchors, str):
@@ -166,7 +197,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         return given.astype(np.int64)
 
     def _check_given_vectors(self, given, X, xp, device):
-        anchors = check_array(given, dtype=X.dtype, input_name="anchors")
+        anchors = check_array(given, dtype=X.dtype, input_name="anchors", copy=True)
         anchors = xp.asarray(anchors, device=device)
         if anchors.shape[1] != X.shape[1]:
             raise ValueError(
@@ -202,19 +233,15 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         """
         xp, _, _ = get_namespace_and_device(anchors)
         self.anchors_ = anchors
-        mean = xp.mean(anchors, axis=0)
+        mean, std = mean_and_std(anchors, xp)
         self.mean_ = mean if self.center else None
-        self.scale_ = (
-            safe_scale(xp.std(anchors, axis=0), mean, xp) if self.standardize else None
-        )
+        self.scale_ = safe_scale(std, mean, xp) if self.standardize else None
         prepared = self._preprocess(anchors)
         blocks = [f(prepared, prepared) for f in self._kernel_functions()]
         if self.output_norm == "standard":
-            means = [xp.mean(b, axis=0) for b in blocks]
-            scales = [
-                safe_scale(xp.std(b, axis=0), m, xp)
-                for b, m in zip(blocks, means, strict=True)
-            ]
+            stats = [mean_and_std(b, xp) for b in blocks]
+            means = [m for m, _ in stats]
+            scales = [safe_scale(s, m, xp) for m, s in stats]
             self.output_mean_ = xp.concat(means)
             self.output_scale_ = xp.concat(scales)
         else:
@@ -248,9 +275,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
 
     def _normalise(self, blocks, xp):
         if self.output_norm == "l2":
-            return [
-                b * inverse_norms(xp.sum(b * b, axis=1), xp)[:, None] for b in blocks
-            ]
+            return [unit_rows(b, xp) for b in blocks]
         if self.output_norm == "standard":
             k = self.anchors_.shape[0]
             return [
@@ -275,26 +300,43 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         Rows are processed in chunks sized from scikit-learn's
         ``working_memory`` (see :func:`sklearn.set_config`), so the extra
         memory does not grow with the number of samples; with `n_jobs`, chunks
-        run in parallel threads.
+        run in parallel threads. The compiled L1 and L-inf kernels use every
+        CPU, shared out among the `n_jobs` chunk threads.
+
+        A Dask array or DataFrame is transformed lazily, block by block, into
+        a Dask collection of the same kind: a Dask array with the same row
+        chunks and ``n_features_out`` columns, or a Dask DataFrame with the
+        same partitions and index and the columns of
+        :meth:`get_feature_names_out`. The fitted estimator is one key of the
+        task graph, shipped once to each worker; nothing is computed until
+        the result is.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array, dask DataFrame} of shape \
+                (n_samples, n_features)
             Samples, in the same latent space as the anchors.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features_out)
+        X_new : ndarray, dask array or dask DataFrame of shape \
+                (n_samples, n_features_out)
             Relative representation of `X`, of the same floating dtype.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return dask_transform(self, X)
+        return self._transform(X)
+
+    def _transform(self, X):
+        """Transform an in-memory `X` chunk by chunk (see :meth:`transform`)."""
         check_same_namespace(X, self, attribute="anchors_", method="transform")
         xp, _, device = get_namespace_and_device(X)
         X = validate_data(
             self,
             X,
             reset=False,
-            accept_sparse="csr" if self._accepts_sparse() else False,
+            accept_sparse=self._sparse_option(X),
             dtype=[xp.float64, xp.float32],
         )
         anchors = self._preprocess(xp.astype(self.anchors_, X.dtype))
@@ -307,9 +349,12 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         )
         chunk = min(chunk, ceil(n_samples / n_workers))
         out = xp.empty((n_samples, self._n_features_out), dtype=X.dtype, device=device)
+        kernel_budget = max(1, kernel_threads() // n_workers)
 
         def fill(rows):
-            blocks = [f(self._preprocess(X[rows, ...]), anchors) for f in functions]
+            with limit_threads(kernel_budget):
+                prepared = self._preprocess(X[rows, ...])
+                blocks = [f(prepared, anchors) for f in functions]
             out[rows, ...] = self._aggregate(self._normalise(blocks, xp), xp)
 
         batches = list(gen_batches(n_samples, chunk))
@@ -352,6 +397,31 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             isinstance(self.anchors, str) and self.anchors == "stratified"
         )
         return tags
+
+
+def _row_labels(X):
+    """Index labels of a DataFrame `X` to identify anchors by, or None.
+
+    Labels that repeat (as strings, which feature names are made of) cannot
+    identify anchors: positions are used instead, with a warning.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return None
+    index = X.index
+    # Distinct numbers and dates print distinctly; only object labels (1 and
+    # "1", say) can collide once written as text.
+    if not index.is_unique or (
+        index.dtype == object and len(set(map(str, index))) < len(index)
+    ):
+        warnings.warn(
+            "The index of X has repeated labels, so they cannot identify anchors; "
+            "anchor_ids_ and feature names use row positions instead. Give X a "
+            "unique index (e.g. X.reset_index(drop=True)) to silence this warning.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return index
 
 
 def _call_checked(function, X, anchors):

@@ -28,9 +28,10 @@ class InvariantProductTransformer(AnchorProjection):
     anchors : {"random", "stratified", "kmeans", "fps"} or array-like, default="random"
         Anchor strategy, or fixed anchor indices, mask or vectors, as for
         :class:`RelativeTransformer`.
-    similarities : sequence of str, default=("cosine", "euclidean", "l1", "linf")
+    similarities : list or tuple of str, default=("cosine", "euclidean", "l1", "linf")
         The blocks, in output order: distinct names among ``"cosine"``,
-        ``"dot"``, ``"euclidean"``, ``"l1"``, ``"linf"``, ``"rbf"``.
+        ``"dot"``, ``"euclidean"``, ``"l1"``, ``"linf"``, ``"rbf"``. A single
+        block is written ``("cosine",)``.
     aggregation : {"concat", "sum", "mean"}, default="concat"
         ``"concat"`` places the blocks side by side (block-major: every anchor
         of the first similarity, then the next); ``"sum"`` and ``"mean"``
@@ -101,7 +102,9 @@ class InvariantProductTransformer(AnchorProjection):
 
     _parameter_constraints = {
         **AnchorProjection._parameter_constraints,
-        "similarities": ["array-like"],
+        # Ordered containers only: a set would give a process-dependent block
+        # order, and a bare string is a common slip for a one-element tuple.
+        "similarities": [list, tuple],
         "aggregation": [StrOptions({"concat", "sum", "mean"})],
     }
 
@@ -131,17 +134,10 @@ class InvariantProductTransformer(AnchorProjection):
         self.n_jobs = n_jobs
 
     def _block_kernels(self):
-        if isinstance(self.similarities, str):
-            return [self.similarities]
         return list(self.similarities)
 
     def _check_kernels(self):
         names = self._block_kernels()
-        if isinstance(self.similarities, str):
-            raise ValueError(
-                "similarities must be a sequence of names, e.g. "
-                f"({self.similarities!r},); got the string {self.similarities!r}."
-            )
         if not names:
             raise ValueError("similarities is empty; give at least one similarity.")
         unknown = [n for n in names if not (isinstance(n, str) and n in SIMILARITIES)]

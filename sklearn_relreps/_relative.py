@@ -97,7 +97,12 @@ class RelativeTransformer(AnchorProjection):
     given by :func:`sklearn_relreps.get_invariances`. Euclidean distances use
     the expansion ``||x||^2 + ||a||^2 - 2 x.a`` (measured from the anchors'
     centre); in float32 a distance near zero carries an absolute error of
-    about ``1e-3`` times the data's spread.
+    about ``1e-3`` times the data's spread. A squared distance below the
+    expansion's rounding error is reported as 0, so identical vectors are at
+    distance exactly 0. Each row is rescaled by a power of two before squaring,
+    so values of any magnitude the dtype holds (``1e20`` in float32, say) give
+    finite, accurate similarities; only ``"dot"`` raises a ValueError when the
+    products themselves fall outside the dtype's range.
 
     Examples
     --------

@@ -7,7 +7,11 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sklearn_relreps import InvariantProductTransformer, RelativeTransformer
+from sklearn_relreps import (
+    InvariantProductTransformer,
+    LatentTranslator,
+    RelativeTransformer,
+)
 
 
 def negative_l2(X, anchors):
@@ -23,6 +27,9 @@ ESTIMATORS = [
     RelativeTransformer(n_anchors=5, similarity="linf", output_norm="l2"),
     RelativeTransformer(n_anchors=5, similarity="rbf", gamma=0.1, anchors="fps"),
     RelativeTransformer(
+        n_anchors=5, similarity="rbf", standardize=True, output_norm="standard"
+    ),
+    RelativeTransformer(
         n_anchors=5,
         center=True,
         standardize=True,
@@ -37,6 +44,19 @@ ESTIMATORS = [
     InvariantProductTransformer(
         n_anchors=5, similarities=("cosine", "rbf"), aggregation="sum", output_norm="l2"
     ),
+    InvariantProductTransformer(
+        n_anchors=5,
+        anchors="kmeans",
+        similarities=["dot", "euclidean"],
+        standardize=True,
+        output_norm=None,
+    ),
+    LatentTranslator(),
+    LatentTranslator(standardize=False),
+    LatentTranslator("linear"),
+    LatentTranslator("linear", standardize=False),
+    LatentTranslator("affine"),
+    LatentTranslator("affine", standardize=False),
 ]
 
 

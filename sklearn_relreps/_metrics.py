@@ -1,0 +1,375 @@
+"""Agreement between two parallel latent spaces: neighbourhoods, retrieval, CKA.
+
+Row ``i`` of ``X`` and row ``i`` of ``Y`` are the same item embedded in two
+spaces. Neighbours are found by cosine similarity (a zero row has cosine 0 to
+everything), ties are broken in favour of the lower row index, and the
+neighbour searches run over row chunks sized from scikit-learn's
+``working_memory``, so their extra memory is ``O(chunk * n_samples)``.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_array, gen_batches
+
+from ._compat import Interval, get_chunk_n_rows, validate_params
+from ._similarities import inverse_norms
+
+_SPACES = {"X": ["array-like"], "Y": ["array-like"]}
+_K = [Interval(Integral, 1, None, closed="left")]
+
+
+def _check_spaces(X, Y, metric, *, same_width):
+    """Validate two parallel spaces and bring them to one floating dtype."""
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    Y = check_array(Y, dtype=[np.float64, np.float32], input_name="Y")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X has {X.shape[0]} rows but Y has {Y.shape[0]}: {metric} compares "
+            "the same items in two spaces, so row i of X and row i of Y must be "
+            "the same item."
+        )
+    if same_width and X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features but Y has {Y.shape[1]}: {metric} "
+            "compares vectors across the two spaces and needs equal widths "
+            "(linear_cka and mutual_knn accept different widths)."
+        )
+    dtype = np.result_type(X.dtype, Y.dtype)
+    return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+
+
+def _check_k(k, largest, metric, what):
+    if k > largest:
+        raise ValueError(f"{metric} needs k <= {largest} ({what}); got k={k}.")
+
+
+def _unit_rows(X):
+    return X * inverse_norms(np.sum(X * X, axis=1), np)[:, None]
+
+
+def _row_batches(n_rows, row_bytes):
+    """Slices of rows whose temporaries fit in ``working_memory``."""
+    return gen_batches(n_rows, get_chunk_n_rows(row_bytes, max_n_rows=n_rows))
+
+
+def _top_k_mask(similarities, k):
+    """Mark the `k` largest entries of every row, ties going to lower columns."""
+    n = similarities.shape[1]
+    kth = np.partition(similarities, n - k, axis=1)[:, n - k : n - k + 1]
+    above = similarities > kth
+    tied = similarities == kth
+    still_needed = k - np.count_nonzero(above, axis=1, keepdims=True)
+    return above | (tied & (np.cumsum(tied, axis=1) <= still_needed))
+
+
+def _ranks(X, Y):
+    """1-based rank of ``Y[i]`` among all rows of `Y`, queried by ``X[i]``."""
+    X, Y = _unit_rows(X), _unit_rows(Y)
+    n = X.shape[0]
+    positions = np.arange(n)
+    ranks = np.empty(n, dtype=np.int64)
+    for rows in _row_batches(n, n * (X.itemsize + 4)):
+        similarities = X[rows] @ Y.T
+        own = similarities[positions[: rows.stop - rows.start], positions[rows]]
+        own = own[:, None]
+        earlier = positions[None, :] < positions[rows, None]
+        ranks[rows] = (
+            1
+            + np.count_nonzero(similarities > own, axis=1)
+            + np.count_nonzero((similarities == own) & earlier, axis=1)
+        )
+    return ranks
+
+
+@validate_params({**_SPACES, "k": _K}, prefer_skip_nested_validation=True)
+def jaccard_at_k(X, Y, *, k=5):
+    """Overlap of the neighbourhoods a query finds across and within spaces.
+
+    For item ``i``, ``Q_i`` is the set of the `k` rows of `Y` most similar to
+    ``X[i]`` (a cross-space query) and ``T_i`` the `k` rows of `Y` most similar
+    to ``Y[i]`` itself (which includes ``i``). The score is the mean Jaccard
+    index ``|Q_i & T_i| / |Q_i | T_i|`` (Table 1 of Moschella et al., 2023).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Queries: the items in the first space.
+    Y : array-like of shape (n_samples, n_features)
+        The same items, in the same order, in the second space (same width).
+    k : int, default=5
+        Neighbourhood size, between 1 and `n_samples`.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``, greater is better; 1 for ``X = Y``.
+
+    See Also
+    --------
+    mutual_knn : Neighbourhood overlap within each space, any widths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.metrics import jaccard_at_k
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(50, 8))
+    >>> jaccard_at_k(X, X)
+    1.0
+    >>> noisy = 2 * X + 0.3 * rng.normal(size=X.shape)
+    >>> round(jaccard_at_k(X, noisy), 2)
+    0.85
+    """
+    X, Y = _check_spaces(X, Y, "jaccard_at_k", same_width=True)
+    n = X.shape[0]
+    _check_k(k, n, "jaccard_at_k", f"n_samples={n}")
+    X, Y = _unit_rows(X), _unit_rows(Y)
+    shared = np.empty(n, dtype=np.int64)
+    for rows in _row_batches(n, 2 * n * (X.itemsize + 10)):
+        found = _top_k_mask(X[rows] @ Y.T, k)
+        reference = _top_k_mask(Y[rows] @ Y.T, k)
+        shared[rows] = np.count_nonzero(found & reference, axis=1)
+    return float(np.mean(shared / (2 * k - shared)))
+
+
+@validate_params({**_SPACES, "k": _K}, prefer_skip_nested_validation=True)
+def mrr(X, Y, *, k=5):
+    """Mean reciprocal rank of each item's counterpart, cut off at `k`.
+
+    ``rank_i`` is the 1-based position of ``Y[i]`` among all rows of `Y`
+    sorted by similarity to the query ``X[i]``; the score is the mean of
+    ``1 / rank_i`` over the items, counting 0 where ``rank_i > k``. The default
+    ``k=5`` follows Moschella et al. (2023); ``k=n_samples`` gives the uncut
+    mean reciprocal rank.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Queries: the items in the first space.
+    Y : array-like of shape (n_samples, n_features)
+        The same items, in the same order, in the second space (same width).
+    k : int, default=5
+        Cut-off rank, between 1 and `n_samples`.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``, greater is better; 1 for ``X = Y`` without duplicate or
+        collinear rows.
+
+    See Also
+    --------
+    recall_at_k : Fraction of counterparts found within the first `k`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.metrics import mrr
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(50, 8))
+    >>> mrr(X, X)
+    1.0
+    >>> mrr(X, rng.normal(size=(50, 8))) < 0.3
+    True
+    """
+    X, Y = _check_spaces(X, Y, "mrr", same_width=True)
+    _check_k(k, X.shape[0], "mrr", f"n_samples={X.shape[0]}")
+    ranks = _ranks(X, Y)
+    return float(np.mean(np.where(ranks <= k, 1 / ranks, 0.0)))
+
+
+@validate_params({**_SPACES, "k": _K}, prefer_skip_nested_validation=True)
+def recall_at_k(X, Y, *, k=5):
+    """Fraction of items whose counterpart is among the `k` best matches.
+
+    ``rank_i`` is the 1-based position of ``Y[i]`` among all rows of `Y`
+    sorted by similarity to the query ``X[i]`` (as in :func:`mrr`); the score
+    is the fraction of items with ``rank_i <= k``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Queries: the items in the first space.
+    Y : array-like of shape (n_samples, n_features)
+        The same items, in the same order, in the second space (same width).
+    k : int, default=5
+        Number of best matches inspected, between 1 and `n_samples`.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``, greater is better; 1 for ``X = Y`` without duplicate or
+        collinear rows.
+
+    See Also
+    --------
+    mrr : Rewards finding the counterpart early.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.metrics import recall_at_k
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(50, 8))
+    >>> recall_at_k(X, X, k=1)
+    1.0
+    >>> recall_at_k(X, X[::-1], k=1)
+    0.0
+    """
+    X, Y = _check_spaces(X, Y, "recall_at_k", same_width=True)
+    _check_k(k, X.shape[0], "recall_at_k", f"n_samples={X.shape[0]}")
+    return float(np.mean(_ranks(X, Y) <= k))
+
+
+@validate_params(_SPACES, prefer_skip_nested_validation=True)
+def mean_cosine(X, Y):
+    """Mean cosine similarity between each item and its counterpart.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The items in the first space.
+    Y : array-like of shape (n_samples, n_features)
+        The same items, in the same order, in the second space (same width).
+
+    Returns
+    -------
+    score : float
+        In ``[-1, 1]``, greater is better; 1 for ``X = Y`` without zero rows (a
+        zero row has cosine 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.metrics import mean_cosine
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> mean_cosine(X, 3 * X)
+    1.0
+    >>> mean_cosine(X, [[0.0, 1.0], [0.0, -1.0]])
+    -0.5
+    """
+    X, Y = _check_spaces(X, Y, "mean_cosine", same_width=True)
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    cosines = np.sum(_unit_rows(X) * _unit_rows(Y), axis=1)
+    return float(np.mean(np.clip(cosines, -1.0, 1.0)))
+
+
+def _unit_centred(X, name):
+    mean = np.mean(X, axis=0)
+    # As in safe_scale: a spread below what the dtype resolves at the
+    # feature's magnitude is rounding noise, not variance.
+    if np.all(np.std(X, axis=0) <= 10 * np.finfo(X.dtype).eps * np.abs(mean)):
+        raise ValueError(
+            f"{name} has no variance (all rows are equal): linear_cka is undefined."
+        )
+    centred = X - mean
+    return centred / np.linalg.norm(centred)
+
+
+@validate_params(_SPACES, prefer_skip_nested_validation=True)
+def linear_cka(X, Y):
+    """Linear centred kernel alignment between two spaces of any widths.
+
+    After centring every column, ``CKA = ||X^T Y||_F^2 / (||X^T X||_F
+    ||Y^T Y||_F)``, the cosine between the two (centred, linear) sample
+    similarity matrices. It is computed from feature-by-feature products, so
+    its memory is ``O(n_samples * (p + q) + (p + q)^2)``, never an
+    ``n_samples x n_samples`` Gram matrix. It is invariant to rotations and
+    reflections, isotropic scaling and translations of either space, but not
+    to general linear maps.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, p)
+        The items in the first space.
+    Y : array-like of shape (n_samples, q)
+        The same items, in the same order, in the second space; ``q`` may
+        differ from ``p``.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``, greater is better; 1 for ``X = Y`` (up to rounding).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.metrics import linear_cka
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(100, 5))
+    >>> rotation, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    >>> round(linear_cka(X, 3 * X @ rotation + 1), 6)
+    1.0
+    >>> linear_cka(X, rng.normal(size=(100, 7))) < 0.2
+    True
+    """
+    X, Y = _check_spaces(X, Y, "linear_cka", same_width=False)
+    X = _unit_centred(X.astype(np.float64), "X")
+    Y = _unit_centred(Y.astype(np.float64), "Y")
+    cross = np.sum((X.T @ Y) ** 2)
+    within = np.sqrt(np.sum((X.T @ X) ** 2) * np.sum((Y.T @ Y) ** 2))
+    return float(np.clip(cross / within, 0.0, 1.0))
+
+
+@validate_params({**_SPACES, "k": _K}, prefer_skip_nested_validation=True)
+def mutual_knn(X, Y, *, k=10):
+    """Mean overlap of each item's nearest neighbours in the two spaces.
+
+    ``N_i^X`` is the set of the `k` rows of `X` most similar to ``X[i]``,
+    excluding ``i`` itself, and likewise ``N_i^Y`` within `Y`; the score is
+    the mean of ``|N_i^X & N_i^Y| / k`` (the mutual nearest-neighbour metric of
+    Huh et al., "The Platonic Representation Hypothesis", 2024). The Jaccard
+    index of the same two sets is ``m / (2 - m)`` for an item's overlap ``m``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, p)
+        The items in the first space.
+    Y : array-like of shape (n_samples, q)
+        The same items, in the same order, in the second space; ``q`` may
+        differ from ``p``.
+    k : int, default=10
+        Number of neighbours, between 1 and ``n_samples - 1``.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``, greater is better; 1 for ``X = Y``.
+
+    See Also
+    --------
+    jaccard_at_k : Cross-space neighbourhood overlap.
+    linear_cka : A global, neighbourhood-free comparison.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.metrics import mutual_knn
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(60, 4))
+    >>> mutual_knn(X, X @ rng.normal(size=(4, 9)), k=5) > 0.3
+    True
+    >>> mutual_knn(X, X, k=5)
+    1.0
+    """
+    X, Y = _check_spaces(X, Y, "mutual_knn", same_width=False)
+    n = X.shape[0]
+    _check_k(
+        k,
+        n - 1,
+        "mutual_knn",
+        f"n_samples - 1 = {n - 1}: an item is not its own neighbour",
+    )
+    X, Y = _unit_rows(X), _unit_rows(Y)
+    positions = np.arange(n)
+    total = 0
+    for rows in _row_batches(n, 2 * n * (X.itemsize + 10)):
+        own = (positions[: rows.stop - rows.start], positions[rows])
+        found = []
+        for space in (X, Y):
+            similarities = space[rows] @ space.T
+            similarities[own] = -np.inf
+            found.append(_top_k_mask(similarities, k))
+        total += np.count_nonzero(found[0] & found[1])
+    return float(total / (k * n))

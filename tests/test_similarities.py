@@ -1,0 +1,457 @@
+"""Built-in similarities and options against independent plain-NumPy definitions."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import sparse
+from scipy.spatial.distance import cdist
+
+from sklearn_relreps import RelativeTransformer, get_invariances
+
+# -- independent reference definitions ------------------------------------------
+
+
+def ref_dot(X, A):
+    out = np.empty((X.shape[0], A.shape[0]))
+    for i, x in enumerate(X):
+        for j, a in enumerate(A):
+            out[i, j] = sum(float(u) * float(v) for u, v in zip(x, a, strict=True))
+    return out
+
+
+def ref_cosine(X, A):
+    out = ref_dot(X, A)
+    x_norms = np.sqrt(np.diag(ref_dot(X, X)))
+    a_norms = np.sqrt(np.diag(ref_dot(A, A)))
+    for i, j in np.ndindex(out.shape):
+        norms = x_norms[i] * a_norms[j]
+        out[i, j] = 0.0 if norms == 0 else out[i, j] / norms
+    return out
+
+
+def ref_kernel(similarity, X, A, gamma=None):
+    X, A = np.asarray(X, dtype=np.float64), np.asarray(A, dtype=np.float64)
+    if similarity == "cosine":
+        return ref_cosine(X, A)
+    if similarity == "dot":
+        return ref_dot(X, A)
+    if similarity == "rbf":
+        gamma = 1.0 / X.shape[1] if gamma is None else gamma
+        return np.exp(-gamma * cdist(X, A, "sqeuclidean"))
+    metric = {"euclidean": "euclidean", "l1": "cityblock", "linf": "chebyshev"}
+    return cdist(X, A, metric[similarity])
+
+
+def ref_transform(
+    X,
+    A,
+    similarity,
+    *,
+    center=False,
+    standardize=False,
+    output_norm=None,
+    gamma=None,
+    scale=None,
+):
+    """Relative representation of X on anchors A, written from the definitions.
+
+    `scale` overrides the feature scales for tests of degenerate features.
+    """
+    X, A = np.asarray(X, dtype=np.float64), np.asarray(A, dtype=np.float64)
+    mean = A.mean(axis=0)
+    if center:
+        X, A = X - mean, A - mean
+    if standardize:
+        if scale is None:
+            scale = np.sqrt(((A - A.mean(axis=0)) ** 2).mean(axis=0))
+        X, A = X / scale, A / scale
+    R = ref_kernel(similarity, X, A, gamma)
+    if output_norm == "l2":
+        norms = np.sqrt((R**2).sum(axis=1, keepdims=True))
+        R = np.divide(R, norms, out=np.zeros_like(R), where=norms > 0)
+    elif output_norm == "standard":
+        R_AA = ref_kernel(similarity, A, A, gamma)
+        mu = R_AA.mean(axis=0)
+        sd = np.sqrt(((R_AA - mu) ** 2).mean(axis=0))
+        R = (R - mu) / np.where(sd == 0, 1.0, sd)
+    return R
+
+
+# -- data -----------------------------------------------------------------------
+
+SIMILARITY_CASES = [
+    ("cosine", None),
+    ("dot", None),
+    ("euclidean", None),
+    ("l1", None),
+    ("linf", None),
+    ("rbf", None),
+    ("rbf", 0.3),
+]
+CASE_IDS = [s if g is None else f"{s}-gamma{g}" for s, g in SIMILARITY_CASES]
+OPTIONS = list(
+    itertools.product([False, True], [False, True], [None, "l2", "standard"])
+)
+OPTION_IDS = [f"center{c}-std{s}-norm{n}" for c, s, n in OPTIONS]
+
+
+def make_data(seed=0, n=20, k=6, d=5):
+    """Anisotropic, off-centre samples and anchors (the last sample is an anchor)."""
+    rng = np.random.RandomState(seed)
+    spread = rng.uniform(0.5, 2.0, size=d)
+    offset = rng.normal(size=d)
+    X = rng.normal(size=(n, d)) * spread + offset
+    A = rng.normal(size=(k, d)) * spread + offset
+    X[-1] = A[0]
+    return X, A
+
+
+def assert_agrees(result, expected, dtype):
+    size = max(1.0, np.abs(expected).max())
+    if dtype == np.float64:
+        assert_allclose(result, expected, rtol=1e-6, atol=1e-7 * size)
+    else:
+        # float32 resolves ~1e-7 relative; differences of near-equal vectors
+        # (zero distances through a square root) lose about half the digits.
+        assert_allclose(result, expected, rtol=1e-4, atol=1e-3 * size)
+
+
+# -- agreement ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("center", "standardize", "output_norm"), OPTIONS, ids=OPTION_IDS
+)
+@pytest.mark.parametrize(("similarity", "gamma"), SIMILARITY_CASES, ids=CASE_IDS)
+def test_matches_reference(similarity, gamma, center, standardize, output_norm, dtype):
+    X, A = make_data()
+    X, A = X.astype(dtype), A.astype(dtype)
+    params = dict(
+        similarity=similarity,
+        center=center,
+        standardize=standardize,
+        output_norm=output_norm,
+        gamma=gamma,
+    )
+    result = RelativeTransformer(anchors=A, **params).fit(X).transform(X)
+    assert result.dtype == dtype
+    assert result.shape == (X.shape[0], A.shape[0])
+    assert_agrees(result, ref_transform(X, A, **params), dtype)
+
+
+@pytest.mark.parametrize(("similarity", "gamma"), SIMILARITY_CASES, ids=CASE_IDS)
+def test_anchors_from_rows_match_reference(similarity, gamma):
+    X, _ = make_data(seed=1, n=40)
+    rel = RelativeTransformer(
+        n_anchors=7, similarity=similarity, gamma=gamma, random_state=0
+    ).fit(X)
+    A = X[np.asarray(rel.anchor_indices_)]
+    assert_allclose(rel.anchors_, A)
+    assert_agrees(rel.transform(X), ref_kernel(similarity, X, A, gamma), np.float64)
+
+
+@pytest.mark.parametrize("similarity", ["euclidean", "l1", "linf"])
+def test_distances_are_non_negative_and_zero_on_anchors(similarity):
+    X, _ = make_data(seed=2, n=30)
+    rel = RelativeTransformer(anchors=np.arange(5), similarity=similarity).fit(X)
+    out = rel.transform(X)
+    assert (out >= 0).all()
+    assert_allclose(np.diag(out[:5]), 0.0, atol=1e-7)
+
+
+def test_standardize_constant_feature_gets_scale_one():
+    X, A = make_data(seed=3)
+    X[:, 1] = 4.0
+    A[:, 1] = 4.0
+    rel = RelativeTransformer(anchors=A, similarity="dot", standardize=True).fit(X)
+    scale = A.std(axis=0)
+    scale[1] = 1.0
+    assert_allclose(rel.scale_, scale, rtol=1e-12)
+    expected = ref_transform(X, A, "dot", standardize=True, scale=scale)
+    assert_agrees(rel.transform(X), expected, np.float64)
+
+
+def test_standardize_near_dead_feature_gets_scale_one():
+    # Real encoders have columns with std ~1e-33: dividing by it would turn
+    # rounding noise into values of order one.
+    rng = np.random.RandomState(4)
+    X, A = make_data(seed=4)
+    A[:, 2] = 1e-33 * rng.normal(size=A.shape[0])
+    X[:, 2] = 1e-33 * rng.normal(size=X.shape[0])
+    assert A[:, 2].std() > 0
+    rel = RelativeTransformer(
+        anchors=A, similarity="cosine", center=True, standardize=True
+    ).fit(X)
+    scale = A.std(axis=0)
+    scale[2] = 1.0
+    assert_allclose(rel.scale_, scale, rtol=1e-12)
+    expected = ref_transform(X, A, "cosine", center=True, standardize=True, scale=scale)
+    assert_agrees(rel.transform(X), expected, np.float64)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean", "rbf"])
+def test_fitted_statistics_match_definitions(similarity):
+    X, A = make_data(seed=5)
+    rel = RelativeTransformer(
+        anchors=A,
+        similarity=similarity,
+        center=True,
+        standardize=True,
+        output_norm="standard",
+    ).fit(X)
+    mean = A.mean(axis=0)
+    scale = np.sqrt(((A - mean) ** 2).mean(axis=0))
+    assert_allclose(rel.mean_, mean, rtol=1e-12)
+    assert_allclose(rel.scale_, scale, rtol=1e-12)
+    prepared = (A - mean) / scale
+    R_AA = ref_kernel(similarity, prepared, prepared)
+    assert_allclose(rel.output_mean_, R_AA.mean(axis=0), rtol=1e-6, atol=1e-7)
+    assert_allclose(rel.output_scale_, R_AA.std(axis=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("output_norm", [None, "l2", "standard"])
+def test_options_off_store_no_statistics(output_norm):
+    X, A = make_data(seed=6)
+    rel = RelativeTransformer(anchors=A, output_norm=output_norm).fit(X)
+    assert rel.mean_ is None and rel.scale_ is None
+    if output_norm != "standard":
+        assert rel.output_mean_ is None and rel.output_scale_ is None
+
+
+# -- zero vectors, dtypes -------------------------------------------------------
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_cosine_zero_vector_gives_zero_without_warning(center):
+    X, A = make_data(seed=7)
+    if not center:
+        A[2] = 0.0  # a zero anchor
+    # A sample at the origin (after centring: at the anchors' mean).
+    X[0] = A.mean(axis=0) if center else 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rel = RelativeTransformer(anchors=A, center=center).fit(X)
+        out = rel.transform(X)
+        l2 = RelativeTransformer(anchors=A, center=center, output_norm="l2")
+        normed = l2.fit(X).transform(X)
+    assert np.isfinite(out).all() and np.isfinite(normed).all()
+    assert_allclose(out[0], 0.0, atol=1e-12)
+    assert_allclose(normed[0], 0.0, atol=1e-12)
+    if not center:
+        assert_allclose(out[:, 2], 0.0)
+    assert_allclose(out, ref_transform(X, A, "cosine", center=center), atol=1e-12)
+
+
+@pytest.mark.parametrize(("similarity", "gamma"), SIMILARITY_CASES, ids=CASE_IDS)
+def test_integer_input_gives_float64(similarity, gamma):
+    X = np.random.RandomState(8).randint(-5, 6, size=(15, 4))
+    rel = RelativeTransformer(anchors=np.arange(4), similarity=similarity, gamma=gamma)
+    out = rel.fit(X).transform(X)
+    assert out.dtype == np.float64
+    assert rel.anchors_.dtype == np.float64
+    assert_agrees(out, ref_kernel(similarity, X, X[:4], gamma), np.float64)
+
+
+@pytest.mark.parametrize(("similarity", "gamma"), SIMILARITY_CASES, ids=CASE_IDS)
+def test_float32_out_when_fit_and_transform_dtypes_differ(similarity, gamma):
+    X, A = make_data(seed=9)
+    rel = RelativeTransformer(
+        anchors=A, similarity=similarity, gamma=gamma, center=True, standardize=True
+    )
+    out = rel.fit(X).transform(X.astype(np.float32))
+    assert out.dtype == np.float32
+    expected = ref_transform(
+        X.astype(np.float32), A, similarity, center=True, standardize=True, gamma=gamma
+    )
+    assert_agrees(out, expected, np.float32)
+
+
+# -- sparse input ---------------------------------------------------------------
+
+
+def make_sparse_data(seed=10, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(size=(30, 8)).astype(dtype)
+    X[X < 0.6] = 0
+    X[3] = 0
+    return X
+
+
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("center", "standardize"), [(False, False), (True, True)])
+@pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean", "rbf"])
+def test_sparse_matches_dense(similarity, center, standardize, dtype, container):
+    X = make_sparse_data(dtype=dtype)
+    params = dict(
+        n_anchors=6,
+        similarity=similarity,
+        center=center,
+        standardize=standardize,
+        output_norm="standard",
+        random_state=0,
+    )
+    X_sparse = container(X)
+    original = X_sparse.copy()
+    dense = RelativeTransformer(**params).fit(X)
+    sparse_rel = RelativeTransformer(**params).fit(X_sparse)
+    out = sparse_rel.transform(X_sparse)
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == dtype
+    assert_allclose(sparse_rel.anchors_, dense.anchors_)
+    expected = dense.transform(X)
+    assert_agrees(out, expected, dtype)
+    assert (X_sparse != original).nnz == 0
+
+
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+def test_sparse_rejected_with_clear_error(similarity):
+    X = make_sparse_data()
+    rel = RelativeTransformer(n_anchors=4, similarity=similarity)
+    with pytest.raises(TypeError, match=f"[Ss]parse.*{similarity}"):
+        rel.fit(sparse.csr_matrix(X))
+    rel.fit(X)
+    with pytest.raises(TypeError, match=f"[Ss]parse.*{similarity}"):
+        rel.transform(sparse.csr_array(X))
+
+
+# -- callables ------------------------------------------------------------------
+
+
+def negative_manhattan(X, A):
+    return -np.abs(X[:, None, :] - A[None, :, :]).sum(axis=2)
+
+
+def double_dot(X, A):
+    return 2 * X @ A.T
+
+
+def transposed_dot(X, A):
+    return A @ X.T
+
+
+def dot_with_nan(X, A):
+    out = X @ A.T
+    out[0, 0] = np.nan
+    return out
+
+
+def test_callable_similarity_matches_reference():
+    X, A = make_data(seed=11)
+    rel = RelativeTransformer(anchors=A, similarity=negative_manhattan)
+    assert_agrees(rel.fit(X).transform(X), -ref_kernel("l1", X, A), np.float64)
+
+
+def test_callable_receives_preprocessed_data():
+    X, A = make_data(seed=11)
+    options = dict(center=True, standardize=True, output_norm="standard")
+    rel = RelativeTransformer(anchors=A, similarity=double_dot, **options)
+    # "standard" output removes the factor 2 again.
+    expected = ref_transform(X, A, "dot", **options)
+    assert_agrees(rel.fit(X).transform(X), expected, np.float64)
+    raw = RelativeTransformer(anchors=A, similarity=double_dot, center=True)
+    assert_agrees(
+        raw.fit(X).transform(X), 2 * ref_transform(X, A, "dot", center=True), np.float64
+    )
+
+
+def test_callable_rejects_sparse_input_by_name():
+    X = make_sparse_data()
+    with pytest.raises(TypeError, match="[Ss]parse.*negative_manhattan"):
+        RelativeTransformer(3, similarity=negative_manhattan).fit(sparse.csr_array(X))
+
+
+def row_sums(X, A):
+    return X.sum(axis=1)
+
+
+def test_callable_wrong_shape_raises():
+    X, A = make_data(seed=12)
+    # Square on the anchors themselves, so only transform can tell.
+    rel = RelativeTransformer(anchors=A, similarity=transposed_dot).fit(X)
+    with pytest.raises(
+        ValueError, match=r"transposed_dot.*shape.*\(20, 6\); got \(6, 20\)"
+    ):
+        rel.transform(X)
+    with pytest.raises(ValueError, match=r"row_sums.*shape.*\(6, 6\); got \(6,\)"):
+        RelativeTransformer(anchors=A, similarity=row_sums).fit(X)
+
+
+def test_callable_returning_nan_raises():
+    X, A = make_data(seed=13)
+    rel = RelativeTransformer(anchors=A, similarity=dot_with_nan)
+    with pytest.raises(ValueError, match="dot_with_nan.*NaN"):
+        rel.fit(X)
+
+
+# -- the invariance registry ----------------------------------------------------
+
+ORTH, SCALE, SHIFT, PERM, FLIP, AXIS, LINEAR = (
+    "orthogonal",
+    "isotropic_scaling",
+    "translation",
+    "permutation",
+    "sign_flip",
+    "axis_scaling",
+    "linear",
+)
+
+
+def table_invariances(similarity, center, standardize, output_norm):
+    """The invariance table of the background notes, section 2, row by row."""
+    rows = {
+        ("cosine", False): {ORTH, SCALE, PERM, FLIP},
+        ("cosine", True): {ORTH, SCALE, SHIFT, PERM, FLIP},
+        ("dot", False): {ORTH, PERM, FLIP},
+        ("dot", True): {ORTH, SHIFT, PERM, FLIP},
+        ("euclidean", False): {ORTH, SHIFT, PERM, FLIP},
+        ("rbf", False): {ORTH, SHIFT, PERM, FLIP},
+        ("l1", False): {SHIFT, PERM, FLIP},
+        ("linf", False): {SHIFT, PERM, FLIP},
+    }
+    # centring is a no-op for the distances and rbf
+    held = set(rows[(similarity, center and similarity in ("cosine", "dot"))])
+    if output_norm is not None and similarity in ("dot", "euclidean", "l1", "linf"):
+        held.add(SCALE)
+    if standardize:
+        held.discard(ORTH)
+        held |= {SCALE, AXIS}
+        if similarity in ("cosine", "dot") and not center:
+            held.discard(SHIFT)
+    return held
+
+
+@pytest.mark.parametrize(
+    ("center", "standardize", "output_norm"), OPTIONS, ids=OPTION_IDS
+)
+@pytest.mark.parametrize(
+    "similarity", ["cosine", "dot", "euclidean", "l1", "linf", "rbf"]
+)
+def test_get_invariances_matches_table(similarity, center, standardize, output_norm):
+    got = get_invariances(
+        similarity, center=center, standardize=standardize, output_norm=output_norm
+    )
+    assert isinstance(got, frozenset)
+    assert got == table_invariances(similarity, center, standardize, output_norm)
+    assert LINEAR not in got
+
+
+def test_get_invariances_of_several_is_the_intersection():
+    names = ["cosine", "euclidean", "l1", "linf"]
+    for center, output_norm in itertools.product([False, True], [None, "standard"]):
+        expected = set.intersection(
+            *(table_invariances(n, center, False, output_norm) for n in names)
+        )
+        assert get_invariances(names, center=center, output_norm=output_norm) == (
+            expected
+        )
+
+
+@pytest.mark.parametrize("similarity", ["cosine_distance", ["cosine", "manhattan"], []])
+def test_get_invariances_unknown_name(similarity):
+    with pytest.raises(ValueError, match="Unknown similarity.*'cosine', 'dot'"):
+        get_invariances(similarity)

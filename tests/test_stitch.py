@@ -1,0 +1,246 @@
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, stitch
+
+PROJECTIONS = [
+    RelativeTransformer(12, center=True, output_norm="standard", random_state=0),
+    InvariantProductTransformer(12, center=True, random_state=0),
+]
+
+
+@pytest.fixture
+def spaces():
+    """Space A, and space B: A with its coordinates permuted, their signs
+    flipped, rescaled, shifted and zero-padded, which every similarity of
+    the projections below ignores."""
+    rng = np.random.RandomState(0)
+    X_a = rng.normal(size=(120, 6))
+    y = (X_a[:, 0] + X_a[:, 1] > 0).astype(int)
+    signs = np.array([1.0, -1.0, -1.0, 1.0, 1.0, -1.0])
+    X_b = np.hstack(
+        [3.0 * X_a[:, [4, 2, 0, 5, 1, 3]] * signs + 5.0, np.zeros((120, 2))]
+    )
+    return X_a, X_b, y
+
+
+def fresh_on_anchors(projection, anchors_b, X_b):
+    """Reference: the same projection fit afresh on B's anchor vectors."""
+    return projection.set_params(anchors=anchors_b).fit(X_b).transform(X_b)
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS, ids=lambda p: type(p).__name__)
+def test_bare_transformer_matches_a_fresh_fit(projection, spaces):
+    X_a, X_b, _ = spaces
+    fitted = clone(projection).fit(X_a)
+    anchors_b = X_b[fitted.anchor_indices_]
+    stitched = stitch(fitted, anchors_b)
+    assert stitched.n_features_in_ == 8
+    assert np.array_equal(stitched.anchor_ids_, fitted.anchor_ids_)
+    expected = fresh_on_anchors(clone(projection), anchors_b, X_b)
+    np.testing.assert_allclose(stitched.transform(X_b), expected, atol=1e-12)
+    assert fitted.n_features_in_ == 6
+
+
+def pickled_state(estimator):
+    return pickle.dumps(estimator)
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS, ids=lambda p: type(p).__name__)
+def test_pipeline_stitching(projection, spaces):
+    X_a, X_b, y = spaces
+    model = make_pipeline(clone(projection), LogisticRegression()).fit(X_a, y)
+    before = pickled_state(model)
+    predictions_a = model.predict(X_a)
+    anchors_b = X_b[model[0].anchor_indices_]
+
+    stitched = stitch(model, anchors_b)
+
+    # The original is untouched, the copy shares no fitted object with it.
+    assert pickled_state(model) == before
+    assert stitched is not model and stitched[-1] is not model[-1]
+    # Downstream steps are reused as fitted.
+    assert np.array_equal(stitched[-1].coef_, model[-1].coef_)
+    assert np.array_equal(stitched[-1].intercept_, model[-1].intercept_)
+    # B is A up to a similarity transform the projection ignores.
+    assert np.array_equal(stitched.predict(X_b), predictions_a)
+    reference = model[-1].predict(fresh_on_anchors(clone(projection), anchors_b, X_b))
+    assert np.array_equal(stitched.predict(X_b), reference)
+    assert stitched.n_features_in_ == 8
+
+
+def test_nested_pipeline_and_later_relative_steps(spaces):
+    X_a, X_b, y = spaces
+    features = Pipeline(
+        [
+            ("relative", RelativeTransformer(15, center=True, random_state=0)),
+            ("second", RelativeTransformer(5, random_state=1)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    model = Pipeline(
+        [("skip", "passthrough"), ("features", features), ("clf", LogisticRegression())]
+    ).fit(X_a, y)
+    anchors_b = X_b[features[0].anchor_indices_]
+
+    stitched = stitch(model, anchors_b)
+
+    inner = stitched["features"]
+    np.testing.assert_allclose(inner[0].anchors_, anchors_b)
+    # Steps after the entry step see relative vectors: kept as fitted.
+    assert np.array_equal(inner["second"].anchors_, features["second"].anchors_)
+    assert np.array_equal(inner["scale"].mean_, features["scale"].mean_)
+    assert np.array_equal(stitched.predict(X_b), model.predict(X_a))
+
+
+def test_dataframe_anchors_are_reordered_by_id(spaces):
+    X_a, X_b, y = spaces
+    ids = [f"item{i}" for i in range(len(X_a))]
+    model = make_pipeline(
+        RelativeTransformer(10, center=True, random_state=0), LogisticRegression()
+    ).fit(pd.DataFrame(X_a, index=ids), y)
+    anchor_ids = model[0].anchor_ids_
+    assert set(anchor_ids) <= set(ids)
+    frame_b = pd.DataFrame(X_b, index=ids).loc[anchor_ids]
+    in_order = stitch(model, frame_b.to_numpy())
+    shuffled = frame_b.sample(frac=1.0, random_state=0)
+    assert not shuffled.index.equals(frame_b.index)
+
+    by_id = stitch(model, shuffled)
+
+    np.testing.assert_allclose(by_id[0].anchors_, in_order[0].anchors_)
+    assert np.array_equal(by_id.predict(X_b), in_order.predict(X_b))
+
+
+def test_row_positions_as_ids(spaces):
+    X_a, X_b, y = spaces
+    model = RelativeTransformer(10, random_state=0).fit(X_a)
+    frame = pd.DataFrame(X_b).iloc[model.anchor_indices_[::-1]]
+    stitched = stitch(model, frame)
+    np.testing.assert_allclose(stitched.anchors_, X_b[model.anchor_indices_])
+
+
+def test_feature_names_follow_the_anchors(spaces):
+    X_a, X_b, y = spaces
+    names_a = [f"a{j}" for j in range(6)]
+    names_b = [f"b{j}" for j in range(8)]
+    model = make_pipeline(
+        RelativeTransformer(10, random_state=0), LogisticRegression()
+    ).fit(pd.DataFrame(X_a, columns=names_a), y)
+    anchors = pd.DataFrame(X_b, columns=names_b).iloc[model[0].anchor_indices_]
+
+    named = stitch(model, anchors)
+    assert list(named.feature_names_in_) == names_b
+    named.predict(pd.DataFrame(X_b, columns=names_b))
+
+    unnamed = stitch(model, anchors.to_numpy())
+    assert not hasattr(unnamed[0], "feature_names_in_")
+    assert list(model.feature_names_in_) == names_a
+
+
+def test_sparse_and_float32_anchors(spaces):
+    X_a, X_b, _ = spaces
+    model = RelativeTransformer(10, random_state=0).fit(X_a)
+    anchors_b = X_b[model.anchor_indices_]
+    from_sparse = stitch(model, sparse.csr_matrix(anchors_b))
+    np.testing.assert_allclose(from_sparse.anchors_, anchors_b)
+    single = stitch(model, anchors_b.astype(np.float32))
+    assert single.transform(X_b.astype(np.float32)).dtype == np.float32
+
+
+# -- errors ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def model(spaces):
+    X_a, _, y = spaces
+    return make_pipeline(
+        RelativeTransformer(10, random_state=0), LogisticRegression()
+    ).fit(X_a, y)
+
+
+def test_wrong_anchor_count(model, spaces):
+    _, X_b, _ = spaces
+    with pytest.raises(ValueError, match="fit with 10 anchors but 9 anchor vectors"):
+        stitch(model, X_b[model[0].anchor_indices_[:9]])
+
+
+def test_width_of_new_inputs_must_match_the_anchors(model, spaces):
+    _, X_b, _ = spaces
+    stitched = stitch(model, X_b[model[0].anchor_indices_])
+    with pytest.raises(ValueError, match="X has 6 features, but .* expecting 8"):
+        stitched.predict(X_b[:, :6])
+
+
+def test_missing_ids(model, spaces):
+    _, X_b, _ = spaces
+    frame = pd.DataFrame(X_b).iloc[model[0].anchor_indices_]
+    frame = frame.rename(index={frame.index[0]: -1})
+    with pytest.raises(ValueError, match="1 of the 10 anchor ids .* are missing"):
+        stitch(model, frame)
+
+
+def test_duplicate_ids(model, spaces):
+    _, X_b, _ = spaces
+    ids = model[0].anchor_indices_
+    frame = pd.DataFrame(X_b).iloc[np.r_[ids, ids[:1]]]
+    with pytest.raises(ValueError, match=f"repeats the ids \\[{ids[0]}\\]"):
+        stitch(model, frame)
+
+
+def test_extra_ids(model, spaces):
+    _, X_b, _ = spaces
+    with pytest.raises(ValueError, match="110 rows whose ids are not anchor ids"):
+        stitch(model, pd.DataFrame(X_b))
+
+
+def test_nan_anchors(model, spaces):
+    _, X_b, _ = spaces
+    anchors = X_b[model[0].anchor_indices_]
+    anchors[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input anchors contains NaN"):
+        stitch(model, anchors)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        make_pipeline(RelativeTransformer(5), LogisticRegression()),
+        RelativeTransformer(5),
+    ],
+    ids=["pipeline", "transformer"],
+)
+def test_unfitted(estimator, spaces):
+    _, X_b, _ = spaces
+    with pytest.raises(NotFittedError, match="is not fitted yet; fit it on the source"):
+        stitch(estimator, X_b[:5])
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [make_pipeline(StandardScaler(), LogisticRegression()), LogisticRegression()],
+    ids=["pipeline", "classifier"],
+)
+def test_no_relative_step(estimator, spaces):
+    X_a, X_b, y = spaces
+    estimator = clone(estimator).fit(X_a, y)
+    with pytest.raises(ValueError, match="has no relative step to re-anchor"):
+        stitch(estimator, X_b[:5])
+
+
+def test_fitted_step_before_the_relative_step(spaces):
+    X_a, X_b, y = spaces
+    model = make_pipeline(
+        StandardScaler(), RelativeTransformer(5, random_state=0), LogisticRegression()
+    ).fit(X_a, y)
+    with pytest.raises(ValueError, match="'standardscaler' .* comes before"):
+        stitch(model, X_b[:5])
