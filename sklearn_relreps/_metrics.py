@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_array, gen_batches
 
 from ._compat import Interval, get_chunk_n_rows, validate_params
-from ._similarities import inverse_norms
+from ._similarities import power_of_two_scale, unit_rows
 
 _SPACES = {"X": ["array-like"], "Y": ["array-like"]}
 _K = [Interval(Integral, 1, None, closed="left")]
@@ -44,10 +44,6 @@ def _check_k(k, largest, metric, what):
         raise ValueError(f"{metric} needs k <= {largest} ({what}); got k={k}.")
 
 
-def _unit_rows(X):
-    return X * inverse_norms(np.sum(X * X, axis=1), np)[:, None]
-
-
 def _row_batches(n_rows, row_bytes):
     """Slices of rows whose temporaries fit in ``working_memory``."""
     return gen_batches(n_rows, get_chunk_n_rows(row_bytes, max_n_rows=n_rows))
@@ -65,7 +61,7 @@ def _top_k_mask(similarities, k):
 
 def _ranks(X, Y):
     """1-based rank of ``Y[i]`` among all rows of `Y`, queried by ``X[i]``."""
-    X, Y = _unit_rows(X), _unit_rows(Y)
+    X, Y = unit_rows(X, np), unit_rows(Y, np)
     n = X.shape[0]
     positions = np.arange(n)
     ranks = np.empty(n, dtype=np.int64)
@@ -124,7 +120,7 @@ def jaccard_at_k(X, Y, *, k=5):
     X, Y = _check_spaces(X, Y, "jaccard_at_k", same_width=True)
     n = X.shape[0]
     _check_k(k, n, "jaccard_at_k", f"n_samples={n}")
-    X, Y = _unit_rows(X), _unit_rows(Y)
+    X, Y = unit_rows(X, np), unit_rows(Y, np)
     shared = np.empty(n, dtype=np.int64)
     for rows in _row_batches(n, 2 * n * (X.itemsize + 10)):
         found = _top_k_mask(X[rows] @ Y.T, k)
@@ -251,11 +247,14 @@ def mean_cosine(X, Y):
     """
     X, Y = _check_spaces(X, Y, "mean_cosine", same_width=True)
     X, Y = X.astype(np.float64), Y.astype(np.float64)
-    cosines = np.sum(_unit_rows(X) * _unit_rows(Y), axis=1)
+    cosines = np.sum(unit_rows(X, np) * unit_rows(Y, np), axis=1)
     return float(np.mean(np.clip(cosines, -1.0, 1.0)))
 
 
 def _unit_centred(X, name):
+    # CKA ignores scale: dividing by a power of two of the largest magnitude
+    # (exact) keeps the squares below within the dtype's range.
+    X = X / power_of_two_scale(np.max(np.abs(X)), np)
     mean = np.mean(X, axis=0)
     # As in safe_scale: a spread below what the dtype resolves at the
     # feature's magnitude is rounding noise, not variance.
@@ -361,7 +360,7 @@ def mutual_knn(X, Y, *, k=10):
         "mutual_knn",
         f"n_samples - 1 = {n - 1}: an item is not its own neighbour",
     )
-    X, Y = _unit_rows(X), _unit_rows(Y)
+    X, Y = unit_rows(X, np), unit_rows(Y, np)
     positions = np.arange(n)
     total = 0
     for rows in _row_batches(n, 2 * n * (X.itemsize + 10)):

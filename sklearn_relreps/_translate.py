@@ -9,9 +9,10 @@ from sklearn.base import (
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import safe_scale
+from ._base import mean_and_std, safe_scale
 from ._compat import StrOptions, _fit_context
 from ._metrics import mean_cosine
+from ._similarities import power_of_two_scale
 
 
 class LatentTranslator(
@@ -169,11 +170,18 @@ class LatentTranslator(
         self.target_mean_, self.target_scale_ = self._statistics(y)
         source = self._standardise(X, self.source_mean_, self.source_scale_)
         target = self._standardise(y, self.target_mean_, self.target_scale_)
+        # Bring each side to order one by an exact power of two, so that the
+        # products below neither overflow nor underflow, and the column of ones
+        # of "affine" is commensurate with the data.
+        s_x = power_of_two_scale(np.max(np.abs(source)), np)
+        s_y = power_of_two_scale(np.max(np.abs(target)), np)
+        source, target = source / s_x, target / s_y
 
         if self.method == "orthogonal":
             # The Procrustes rotation between the zero-padded sides, restricted
             # to the real features: padding adds zero rows or columns to
-            # source.T @ target, which leave its thin SVD unchanged.
+            # source.T @ target, which leave its thin SVD unchanged, and so
+            # does the positive factor 1 / (s_x * s_y).
             u, _, vt = np.linalg.svd(source.T @ target, full_matrices=False)
             self.coef_ = u @ vt
             self.intercept_ = np.zeros(y.shape[1], dtype=X.dtype)
@@ -182,13 +190,16 @@ class LatentTranslator(
             if self.method == "affine":
                 source = np.hstack([source, np.ones((n_anchors, 1), dtype=X.dtype)])
             solution = np.linalg.lstsq(source, target, rcond=None)[0]
-            self.coef_ = solution[:n_features]
+            coef = solution[:n_features]
+            # The fit is target / s_y ~ (source / s_x) @ coef + b; times s_y,
+            # it is the map between the unscaled sides.
+            self.coef_ = coef * (s_y / s_x)
             self.intercept_ = (
-                solution[n_features]
+                solution[n_features] * s_y
                 if self.method == "affine"
                 else np.zeros(y.shape[1], dtype=X.dtype)
             )
-            self.inverse_coef_ = np.linalg.pinv(self.coef_)
+            self.inverse_coef_ = np.linalg.pinv(coef) * (s_x / s_y)
         self._n_features_out = y.shape[1]
         return self
 
@@ -269,8 +280,8 @@ class LatentTranslator(
     def _statistics(self, Z):
         if not self.standardize:
             return None, None
-        mean = np.mean(Z, axis=0)
-        return mean, safe_scale(np.std(Z, axis=0), mean, np)
+        mean, std = mean_and_std(Z, np)
+        return mean, safe_scale(std, mean, np)
 
     @staticmethod
     def _standardise(Z, mean, scale):

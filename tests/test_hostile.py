@@ -699,31 +699,8 @@ def test_metric_hostile_content(name):
         assert metric(name, data, Y) == pytest.approx(metric(name, ints * 1.0, Y))
 
 
-# Known problems of the metrics module at magnitudes where squares leave the
-# dtype's range (see the issue on numerical safety): strict, so a fix shows.
-_METRIC_OVERFLOW = {"jaccard_at_k", "mrr", "recall_at_k", "mutual_knn"}
-METRIC_XFAIL = {
-    (1e20, np.float32): _METRIC_OVERFLOW,
-    (1e30, np.float32): _METRIC_OVERFLOW,
-    (1e-25, np.float32): {"mrr", "recall_at_k"},
-    (1e200, np.float64): set(METRICS),
-    (1e-200, np.float64): set(METRICS),
-}
-
-
-def metric_magnitude_cases():
-    for scale, dtype in MAGNITUDES:
-        for name in METRICS:
-            marks = ()
-            if name in METRIC_XFAIL.get((scale, dtype), ()):
-                marks = pytest.mark.xfail(
-                    reason="squared norms leave the dtype range in metrics",
-                    strict=True,
-                )
-            yield pytest.param(name, scale, dtype, marks=marks)
-
-
-@pytest.mark.parametrize(("name", "scale", "dtype"), list(metric_magnitude_cases()))
+@pytest.mark.parametrize(("scale", "dtype"), MAGNITUDES)
+@pytest.mark.parametrize("name", list(METRICS))
 def test_metric_identity_at_extreme_magnitudes(name, scale, dtype):
     X = make_X(n=15, d=4)
     scaled = (X * scale).astype(dtype)
@@ -814,37 +791,8 @@ def test_translator_hostile_content(method, standardize, tmp_path):
     assert_allclose(out, clone(translator).fit(ints, Y).transform(ints))
 
 
-# Known problems of LatentTranslator at extreme magnitudes (statistics and
-# products formed without rescaling): strict, so a fix shows.
-_ORTHO = {("orthogonal", True), ("orthogonal", False)}
-_STD_OVERFLOW = _ORTHO | {("linear", True), ("affine", True)}
-_AFFINE = {("affine", True), ("affine", False)}
-TRANSLATOR_XFAIL = {
-    (1e30, np.float64): {("affine", False)},
-    (1e-30, np.float64): {("affine", False)},
-    (1e200, np.float64): _STD_OVERFLOW | {("affine", False)},
-    (1e-200, np.float64): _ORTHO | _AFFINE,
-    (1e20, np.float32): set(TRANSLATORS),
-    (1e-25, np.float32): _ORTHO | _AFFINE,
-    (1e30, np.float32): set(TRANSLATORS),
-}
-
-
-def translator_magnitude_cases():
-    for scale, dtype in MAGNITUDES:
-        for method, standardize in TRANSLATORS:
-            marks = ()
-            if (method, standardize) in TRANSLATOR_XFAIL.get((scale, dtype), ()):
-                marks = pytest.mark.xfail(
-                    reason="LatentTranslator overflows/underflows at this magnitude",
-                    strict=True,
-                )
-            yield pytest.param(method, standardize, scale, dtype, marks=marks)
-
-
-@pytest.mark.parametrize(
-    ("method", "standardize", "scale", "dtype"), list(translator_magnitude_cases())
-)
+@pytest.mark.parametrize(("scale", "dtype"), MAGNITUDES)
+@pytest.mark.parametrize(("method", "standardize"), TRANSLATORS, ids=TRANSLATOR_IDS)
 def test_translator_is_scale_equivariant_at_extreme_magnitudes(
     method, standardize, scale, dtype
 ):
