@@ -1,6 +1,7 @@
 """Anchor selection strategies: which samples become the reference points."""
 
 import warnings
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -11,11 +12,18 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.validation import check_consistent_length
+from threadpoolctl import threadpool_limits
 
 from ._compat import Interval, StrOptions, to_numpy, validate_params
 from ._similarities import rescale_rows
 
 ANCHOR_METHODS = ("random", "stratified", "kmeans", "fps")
+
+#: "kmeans" and "fps" choose among at most max(MIN_CANDIDATES,
+#: CANDIDATES_PER_ANCHOR * n_anchors) rows: a uniform random subset of larger
+#: inputs. Their cost is then O(n_anchors**2 * n_features), whatever n_samples.
+MIN_CANDIDATES = 10_000
+CANDIDATES_PER_ANCHOR = 10
 
 
 def clip_n_anchors(n_anchors, n_samples):
@@ -72,12 +80,18 @@ def _unit_sqnorms(unit):
 
 def _kmeans(X, n_anchors, y, rng):
     unit = _unit_rows(X)
+    # Maximin seeding: far-apart rows, one per well-separated group.
+    seeds = unit[_farthest_points(unit, n_anchors, rng)]
     with warnings.catch_warnings():
         # Fewer distinct points than clusters is handled below, by taking the
         # nearest sample not already chosen.
         warnings.simplefilter("ignore", ConvergenceWarning)
         centres = (
-            KMeans(n_clusters=n_anchors, n_init=1, random_state=rng.randint(2**31 - 1))
+            KMeans(
+                n_clusters=n_anchors,
+                init=seeds.toarray() if sparse.issparse(seeds) else seeds,
+                n_init=1,
+            )
             .fit(unit)
             .cluster_centers_
         )
@@ -101,32 +115,48 @@ def _dense_row(M, i):
     return row.toarray().ravel() if sparse.issparse(row) else row
 
 
-def _fps(X, n_anchors, y, rng):
-    unit = _unit_rows(X)
+def _farthest_points(unit, n_anchors, rng):
+    """Farthest-point sampling of the rows of `unit`, from a random start."""
     sqnorms = _unit_sqnorms(unit)
 
     def squared_distances(i):
         products = np.asarray(unit @ _dense_row(unit, i)).ravel()
         return sqnorms + sqnorms[i] - 2 * products
 
-    first = int(rng.randint(X.shape[0]))
+    first = int(rng.randint(unit.shape[0]))
     chosen = [first]
-    # Squared distance of every row to its nearest chosen row (-inf: chosen).
-    nearest = squared_distances(first)
-    nearest[first] = -np.inf
-    for _ in range(n_anchors - 1):
-        best = int(np.argmax(nearest))
-        chosen.append(best)
-        np.minimum(nearest, squared_distances(best), out=nearest)
-        nearest[best] = -np.inf
+    # One matrix-vector product per step: a single BLAS thread does it faster
+    # than several that must be woken up and synchronised each time.
+    with threadpool_limits(limits=1, user_api="blas"):
+        # Squared distance of every row to its nearest chosen row (-inf: chosen).
+        nearest = squared_distances(first)
+        nearest[first] = -np.inf
+        for _ in range(n_anchors - 1):
+            best = int(np.argmax(nearest))
+            chosen.append(best)
+            np.minimum(nearest, squared_distances(best), out=nearest)
+            nearest[best] = -np.inf
     return np.asarray(chosen)
+
+
+def _fps(X, n_anchors, y, rng):
+    return _farthest_points(_unit_rows(X), n_anchors, rng)
+
+
+def _on_candidates(select, X, n_anchors, y, rng):
+    """Run `select` on a uniform random subset of the rows of a large `X`."""
+    n_candidates = max(MIN_CANDIDATES, CANDIDATES_PER_ANCHOR * n_anchors)
+    if X.shape[0] <= n_candidates:
+        return select(X, n_anchors, y, rng)
+    rows = np.sort(rng.choice(X.shape[0], size=n_candidates, replace=False))
+    return rows[select(X[rows], n_anchors, y, rng)]
 
 
 _SELECTORS = {
     "random": _random,
     "stratified": _stratified,
-    "kmeans": _kmeans,
-    "fps": _fps,
+    "kmeans": partial(_on_candidates, _kmeans),
+    "fps": partial(_on_candidates, _fps),
 }
 
 
@@ -159,12 +189,22 @@ def select_anchors(X, n_anchors, *, method="random", y=None, random_state=None):
         - ``"stratified"``: shuffle, then take one sample per class in turn
           until `n_anchors` are chosen; needs `y`.
         - ``"kmeans"``: k-means with `n_anchors` clusters on the L2-normalised
-          rows; each anchor is the sample whose normalised row is nearest to a
-          centroid (by cosine, among non-zero rows), never one already chosen.
+          rows (Lloyd's iterations, seeded with the rows that ``"fps"``
+          chooses); each anchor is the sample whose normalised row is nearest
+          to a centroid (by cosine, among non-zero rows), never one already
+          chosen.
         - ``"fps"``: farthest-point sampling on the L2-normalised rows from a
           random start.
 
         Zero rows normalise to the origin: they count as one point.
+
+        ``"kmeans"`` and ``"fps"`` are approximated on large inputs: they
+        choose among a uniform random subset of
+        ``max(10_000, 10 * n_anchors)`` candidate rows (all rows when there
+        are fewer), so that their cost grows with ``n_anchors**2`` but not
+        with ``n_samples``. The candidates are a fair sample of the data, so
+        the clusters found, and the regions the far points cover, are those
+        of the data, up to sampling error; only rare outliers may be missed.
     y : array-like of shape (n_samples,), default=None
         Class labels, used by ``"stratified"`` only.
     random_state : int, RandomState instance or None, default=None

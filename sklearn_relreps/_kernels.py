@@ -1,4 +1,4 @@
-"""Compiled L1 and L-inf distances for NumPy arrays.
+"""Compiled kernels for NumPy arrays: L1/L-inf distances and fused epilogues.
 
 The broadcasting formulation ``|X[:, None, :] - A[None]|`` reduced over features
 cannot use the CPU well: it materialises the differences and reduces them in a
@@ -11,12 +11,18 @@ the partial results of a small tile of samples and anchors in cache:
   n_anchors)``, so the innermost loop runs over contiguous anchors and compiles to
   SIMD instructions with exact IEEE arithmetic (no fast-math reordering);
 - everything stays in the input's floating dtype (float32 stays float32);
-- row blocks run on several threads (the kernel releases the GIL).
+- row blocks run on several threads (the kernels release the GIL).
+
+The matrix-product similarities (cosine, euclidean, rbf) spend their time in
+BLAS; what follows the product (scaling, the distance expansion, square roots,
+exponentials) is one fused, threaded pass here over the product, in place,
+instead of several NumPy passes and temporaries of the output's size.
 
 Functions are compiled on first use and cached on disk, so only the first call
-after installation pays the compilation (about a second per dtype).
+after installation pays the compilation (a few seconds in all).
 """
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,6 +31,7 @@ from math import ceil
 import numpy as np
 from joblib import cpu_count
 from numba import njit
+from numpy.lib.stride_tricks import as_strided
 
 #: Samples whose distances are accumulated together, so that one anchor load
 #: serves all of them (the kernel holds exactly this many accumulators).
@@ -34,6 +41,8 @@ ROW_TILE = 4
 ANCHOR_TILE = 256
 #: Row blocks per thread, so that threads that run faster can take more blocks.
 _BLOCKS_PER_THREAD = 4
+#: Fewer values than this per thread are not worth a thread.
+_MIN_VALUES_PER_THREAD = 2**16
 
 _budget = threading.local()
 
@@ -87,18 +96,22 @@ def _abs_difference_kernel(X, anchors_t, out, use_max):
                 x1 = X[i + 1, t]
                 x2 = X[i + 2, t]
                 x3 = X[i + 3, t]
+                # a[j] is read once: the compiler cannot know that the writes
+                # to s0..s3 leave it unchanged, and would read it again.
                 if use_max:
                     for j in range(width):
-                        s0[j] = max(s0[j], abs(x0 - a[j]))
-                        s1[j] = max(s1[j], abs(x1 - a[j]))
-                        s2[j] = max(s2[j], abs(x2 - a[j]))
-                        s3[j] = max(s3[j], abs(x3 - a[j]))
+                        aj = a[j]
+                        s0[j] = max(s0[j], abs(x0 - aj))
+                        s1[j] = max(s1[j], abs(x1 - aj))
+                        s2[j] = max(s2[j], abs(x2 - aj))
+                        s3[j] = max(s3[j], abs(x3 - aj))
                 else:
                     for j in range(width):
-                        s0[j] += abs(x0 - a[j])
-                        s1[j] += abs(x1 - a[j])
-                        s2[j] += abs(x2 - a[j])
-                        s3[j] += abs(x3 - a[j])
+                        aj = a[j]
+                        s0[j] += abs(x0 - aj)
+                        s1[j] += abs(x1 - aj)
+                        s2[j] += abs(x2 - aj)
+                        s3[j] += abs(x3 - aj)
             out[i : i + ROW_TILE, start : start + width] = partial[:, :width]
 
 
@@ -115,7 +128,48 @@ def _fill(X, anchors_t, out, use_max):
         out[n_full:] = tile[: X.shape[0] - n_full]
 
 
-def abs_difference_distances(X, A, *, use_max):
+def _helpers():
+    """Return the process's pool of helper threads (new after a fork).
+
+    Starting threads for every call would cost more than small kernels do.
+    """
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(max(1, cpu_count() - 1), "sklearn_relreps")
+        _pool_pid = os.getpid()
+    return _pool
+
+
+_pool = _pool_pid = None
+
+
+def _on_row_blocks(n_rows, n_columns, fill, multiple=1):
+    """Call ``fill(rows)`` on slices covering ``range(n_rows)``, in threads.
+
+    Slices start at multiples of `multiple`; the calling thread and helper
+    threads, at most :func:`kernel_threads` in all (fewer for small work),
+    take the slices in turn.
+    """
+    by_size = ceil(n_rows * n_columns / _MIN_VALUES_PER_THREAD)
+    n_threads = max(1, min(kernel_threads(), by_size, ceil(n_rows / multiple)))
+    if n_threads == 1:
+        fill(slice(0, n_rows))
+        return
+    n_blocks = min(n_threads * _BLOCKS_PER_THREAD, ceil(n_rows / multiple))
+    block = multiple * ceil(n_rows / (n_blocks * multiple))
+    starts = iter(range(0, n_rows, block))  # next() is atomic: a shared queue
+
+    def work():
+        for start in starts:
+            fill(slice(start, start + block))
+
+    helpers = [_helpers().submit(work) for _ in range(n_threads - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
+
+
+def abs_difference_distances(X, A, *, use_max, out=None):
     """L1 (or L-inf when `use_max`) distances between the rows of NumPy arrays.
 
     Parameters
@@ -126,26 +180,135 @@ def abs_difference_distances(X, A, *, use_max):
         Anchors, converted to the dtype of `X`.
     use_max : bool
         Reduce the absolute differences with ``max`` (L-inf) instead of ``sum``.
+    out : ndarray of shape (n_samples, n_anchors), default=None
+        Where to write the result (any strides); a new array when None.
 
     Returns
     -------
     distances : ndarray of shape (n_samples, n_anchors), dtype of `X`
+        `out`, when given.
     """
     X = np.ascontiguousarray(X)
     anchors_t = np.ascontiguousarray(A.T, dtype=X.dtype)
-    n_samples = X.shape[0]
-    out = np.empty((n_samples, A.shape[0]), dtype=X.dtype)
-    n_threads = min(kernel_threads(), ceil(n_samples / ROW_TILE))
-    if n_threads <= 1:
-        _fill(X, anchors_t, out, use_max)
-        return out
-    n_blocks = min(n_threads * _BLOCKS_PER_THREAD, ceil(n_samples / ROW_TILE))
-    block = ROW_TILE * ceil(n_samples / (n_blocks * ROW_TILE))
+    if out is None:
+        out = np.empty((X.shape[0], A.shape[0]), dtype=X.dtype)
+    n_work = A.shape[0] * X.shape[1] // 64  # the kernel is n_features times costlier
 
-    def fill(start):
-        rows = slice(start, start + block)
+    def fill(rows):
         _fill(X[rows], anchors_t, out[rows], use_max)
 
-    with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(fill, range(0, n_samples, block)))
+    _on_row_blocks(X.shape[0], n_work, fill, multiple=ROW_TILE)
     return out
+
+
+def _rows(values):
+    """Return a 1-D view of the memory of the rows of `values`, and their stride.
+
+    `values` is a 2-D view with contiguous columns. The compiled loops then
+    index contiguous 1-D memory, which vectorises, even when `values` is one
+    block of columns of a wider output.
+    """
+    n_rows, n_cols = values.shape
+    row_stride = values.strides[0] // values.itemsize if n_rows > 1 else n_cols
+    span = (n_rows - 1) * row_stride + n_cols if n_rows else 0
+    flat = as_strided(values, shape=(span,), strides=(values.itemsize,))
+    return flat, row_stride
+
+
+def _on_rows_of(values, fill):
+    """Call ``fill(flat, row_stride, rows, block)`` on row blocks, threaded.
+
+    `block` is ``values[rows]`` and `flat` the 1-D view of its memory (see
+    :func:`_rows`). A copy stands in for a `values` whose columns are not
+    contiguous.
+    """
+    work = values if values.strides[1] == values.itemsize else values.copy()
+    flat, row_stride = _rows(work)
+    _on_row_blocks(
+        work.shape[0],
+        work.shape[1],
+        lambda rows: fill(
+            flat[rows.start * row_stride :], row_stride, rows, work[rows]
+        ),
+    )
+    if work is not values:
+        values[...] = work
+    return values
+
+
+@njit(nogil=True, cache=True)
+def _scale_and_clip_kernel(flat, row_stride, n_cols, row_factors, low, high):
+    for i in range(row_factors.shape[0]):
+        row = flat[i * row_stride : i * row_stride + n_cols]
+        factor = row_factors[i]
+        for j in range(n_cols):
+            row[j] = min(max(row[j] * factor, low), high)
+
+
+def scale_rows_and_clip(values, row_factors, low, high):
+    """In place: ``values = clip(values * row_factors[:, None], low, high)``."""
+    dtype = values.dtype.type
+    n_cols = values.shape[1]
+
+    def fill(flat, row_stride, rows, block):
+        factors = row_factors[rows]
+        _scale_and_clip_kernel(
+            flat, row_stride, n_cols, factors, dtype(low), dtype(high)
+        )
+
+    return _on_rows_of(values, fill)
+
+
+@njit(nogil=True, cache=True)
+def _expansion_kernel(
+    flat, row_stride, x_sqnorms, a_sqnorms, ratio, row_factors, constants
+):
+    # constants = (noise, 0, -2, use_exp), all in the dtype of the arrays, so
+    # that the arithmetic stays in that dtype.
+    noise, zero, minus_two, use_exp = constants
+    n_cols = a_sqnorms.shape[0]
+    for i in range(x_sqnorms.shape[0]):
+        row = flat[i * row_stride : i * row_stride + n_cols]
+        minus_two_ratio = minus_two * ratio[i]
+        ratio_squared = ratio[i] * ratio[i]
+        factor = row_factors[i]
+        for j in range(n_cols):
+            norms = x_sqnorms[i] + ratio_squared * a_sqnorms[j]
+            squared = row[j] * minus_two_ratio + norms
+            if squared <= norms * noise:
+                squared = zero
+            if use_exp:
+                row[j] = squared * -factor * factor
+            else:
+                row[j] = factor * np.sqrt(squared)
+
+
+def finish_squared_distances(
+    products, x_sqnorms, a_sqnorms, ratio, row_factors, noise, *, use_exp
+):
+    """In place, from ``products = x . a``: distances or Gaussian kernel values.
+
+    With ``t = x_sqnorms[i] + ratio[i]**2 * a_sqnorms[j] - 2 * ratio[i] *
+    products[i, j]``, set to 0 where at most ``noise`` times the norms, write
+    ``row_factors[i] * sqrt(t)``, or with `use_exp`, ``exp(-row_factors[i]**2 *
+    t)``. The vectors share the dtype of `products`. The exponential is NumPy's
+    (vectorised, unlike numba's), on each block while it is still in cache.
+    """
+    dtype = products.dtype.type
+    constants = (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
+
+    def fill(flat, row_stride, rows, block):
+        _expansion_kernel(
+            flat,
+            row_stride,
+            x_sqnorms[rows],
+            a_sqnorms,
+            ratio[rows],
+            row_factors[rows],
+            constants,
+        )
+        if use_exp:
+            with np.errstate(over="ignore"):  # exponents of -inf give 0
+                np.exp(block, out=block)
+
+    return _on_rows_of(products, fill)

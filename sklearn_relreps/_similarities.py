@@ -8,12 +8,17 @@ matrix for the kernels registered with ``sparse=True``.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy import sparse
 
 from ._compat import StrOptions, get_namespace_and_device, validate_params
-from ._kernels import abs_difference_distances
+from ._kernels import (
+    abs_difference_distances,
+    finish_squared_distances,
+    scale_rows_and_clip,
+)
 
 #: Transformations of a latent space, in the order of the invariance table.
 TRANSFORMATIONS = (
@@ -115,18 +120,76 @@ def unit_rows(X, xp):
     return X * inverse_norms(xp.sum(X * X, axis=1), xp)[:, None]
 
 
-def dot(X, A):
-    """Inner products ``x . a`` between the rows of `X` and of `A`.
+def _product(X, B, xp, out):
+    """Return ``X @ B``, written into `out` when it is given (NumPy only)."""
+    if out is None:
+        return xp.asarray(X @ B)
+    if sparse.issparse(X):
+        out[...] = X @ B
+        return out
+    return np.matmul(X, B, out=out)
 
-    Raises a ValueError when nonzero products fall outside the range of normal
-    numbers of the dtype (they would overflow, or lose their digits).
+
+def _row_sqnorms_checked(X, xp):
+    """Squared row norms, and whether each is safe to use without rescaling.
+
+    Within [n_features * tiny / eps, max / 64], neither the squares, nor the
+    products of two such rows, nor their sums overflow, and what underflows is
+    below rounding: dividing the row by a power of two first (exact) would
+    change nothing.
     """
+    with np.errstate(over="ignore", under="ignore"):  # both mean: rescale
+        sqnorms = (
+            xp.asarray(_row_sqnorms(X, xp)) if sparse.issparse(X) else xp.vecdot(X, X)
+        )
+    finfo = xp.finfo(sqnorms.dtype)
+    low = X.shape[1] * float(finfo.smallest_normal) / float(finfo.eps)
+    return sqnorms, (sqnorms >= low) & (sqnorms <= float(finfo.max) / 64)
+
+
+def _rescale_rows_where_needed(X, xp, floor=None):
+    """Divide the rows that need it by a power of two of their magnitude.
+
+    Rows safe as they are (see :func:`_row_sqnorms_checked`) keep the scale 1,
+    unless `floor` (a power of two) is given: then every row is measured in
+    units of at least `floor`. A row's scale thus depends on that row alone.
+    Returns ``(X / scales[:, None], squared row norms, scales)``, with `scales`
+    None when all are 1 (and `X` itself then).
+    """
+    sqnorms, safe = _row_sqnorms_checked(X, xp)
+    if floor is None and bool(xp.all(safe)):
+        return X, sqnorms, None
+    scales = xp.asarray(_row_scales(X, xp))
+    if floor is None:
+        scales = xp.where(safe, xp.ones_like(scales), scales)
+    else:
+        scales = xp.maximum(scales, floor)
+    X = _divide_rows(X, scales)
+    return X, _row_sqnorms_checked(X, xp)[0], scales
+
+
+# Each built-in kernel is split in two: what depends on the anchors alone
+# (computed once per transform by `bind`) and what each chunk of samples needs.
+
+
+def _dot_anchors(A):
+    xp = get_namespace_and_device(A)[0]
+    return A, bool(xp.all(_row_sqnorms_checked(A, xp)[1]))
+
+
+def _dot(X, anchors, out=None):
+    A, a_safe = anchors
     xp = _xp(X, A)
-    x_scales = xp.asarray(_row_scales(X, xp))
+    X, _, x_scales = _rescale_rows_where_needed(X, xp)
+    if x_scales is None and a_safe:
+        # |x . a| <= |x| |a|: in range, by the bounds on both norms.
+        return _product(X, A.T, xp, out)
+    if x_scales is None:
+        x_scales = xp.ones(X.shape[0], dtype=A.dtype, device=A.device)
     a_scale = power_of_two_scale(xp.max(xp.abs(A)), xp)
     # Products of order-one rows cannot overflow or underflow in the sum; only
     # the final rescaling can, and then the true value is out of range.
-    scaled = xp.asarray(_divide_rows(X, x_scales) @ (A / a_scale).T)
+    scaled = xp.asarray(X @ (A / a_scale).T)
     with np.errstate(over="ignore", under="ignore"):
         products = scaled * (x_scales * a_scale)[:, None]
     finfo = xp.finfo(products.dtype)
@@ -141,63 +204,172 @@ def dot(X, A):
             f"{float(finfo.max):.3g}); rescale the data, pass float64 data, or use a "
             "scale-free similarity such as 'cosine'."
         )
-    return products
+    if out is None:
+        return products
+    out[...] = products
+    return out
 
 
-def cosine(X, A):
-    """Cosine similarities between the rows of `X` and of `A` (0 for zero rows)."""
-    xp = _xp(X, A)
+def dot(X, A, out=None):
+    """Inner products ``x . a`` between the rows of `X` and of `A`.
+
+    Raises a ValueError when nonzero products fall outside the range of normal
+    numbers of the dtype (they would overflow, or lose their digits). With
+    `out` (NumPy), the result is written there.
+    """
+    return _dot(X, _dot_anchors(A), out)
+
+
+def _cosine_anchors(A):
+    return unit_rows(A, get_namespace_and_device(A)[0])
+
+
+def _cosine(X, anchors, out=None):
+    xp = _xp(X, anchors)
     # Scaling rows by powers of two leaves cosines unchanged (exactly) and keeps
     # the squared norms within the dtype's range, whatever the data's magnitude.
-    X, A = rescale_rows(X, xp), rescale_rows(A, xp)
-    products = xp.asarray(X @ A.T)
-    inv_x = inverse_norms(xp.asarray(_row_sqnorms(X, xp)), xp)
-    inv_a = inverse_norms(_row_sqnorms(A, xp), xp)
-    return xp.clip(products * inv_x[:, None] * inv_a[None, :], -1.0, 1.0)
+    X, sqnorms, _ = _rescale_rows_where_needed(X, xp)
+    products = _product(X, anchors.T, xp, out)  # anchors: unit rows
+    inverse = inverse_norms(sqnorms, xp)
+    if isinstance(products, np.ndarray):
+        return scale_rows_and_clip(products, inverse, -1.0, 1.0)
+    products *= inverse[:, None]
+    return xp.clip(products, -1.0, 1.0)
 
 
-def euclidean(X, A):
-    """Euclidean distances between the rows of `X` and of `A`."""
-    xp = _xp(X, A)
-    if not sparse.issparse(X):
-        # Distances ignore translations; measuring from the anchors' centre keeps
-        # the norms small and the expansion below free of needless cancellation.
-        centre = xp.mean(A, axis=0)
-        X, A = X - centre, A - centre
-    # Row i is measured in units of a power of two at least as large as its own
-    # entries and the anchors', so its squared distances stay within the dtype's
-    # range (no overflow for huge values, no underflow for tiny ones) and the
-    # result depends on that row and the anchors only.
+def cosine(X, A, out=None):
+    """Cosine similarities between the rows of `X` and of `A` (0 for zero rows).
+
+    With `out` (NumPy), the result is written there.
+    """
+    return _cosine(X, _cosine_anchors(A), out)
+
+
+def _anchor_units(A, xp):
+    """Return ``(A / a_scale, squared norms, a_scale)``; a_scale None for 1."""
+    a_sqnorms, a_safe = _row_sqnorms_checked(A, xp)
+    if bool(xp.all(a_safe)):
+        return A, a_sqnorms, None
     a_scale = power_of_two_scale(xp.max(xp.abs(A)), xp)
-    scales = xp.maximum(xp.asarray(_row_scales(X, xp)), a_scale)
-    ratio = (a_scale / scales)[:, None]
-    X, A = _divide_rows(X, scales), A / a_scale
-    norms = (
-        xp.asarray(_row_sqnorms(X, xp))[:, None]
-        + ratio * ratio * _row_sqnorms(A, xp)[None, :]
-    )
-    sq = norms - 2 * ratio * xp.asarray(X @ A.T)
-    # Below this, the expansion's rounding error exceeds the value itself:
-    # report 0, so that identical vectors are at distance exactly 0.
-    noise = 16 * xp.finfo(sq.dtype).eps * norms
-    sq = xp.where(sq <= noise, xp.zeros_like(sq), sq)
-    return scales[:, None] * xp.sqrt(sq)
+    A = A / a_scale
+    return A, _row_sqnorms(A, xp), a_scale
 
 
-def rbf(X, A, gamma):
-    """Gaussian kernel ``exp(-gamma * ||x - a||^2)``."""
+def _expansion_anchors(A):
+    """Compute the anchors' side of :func:`_expansion`.
+
+    Dense samples are measured from the anchors' centre: distances ignore
+    translations, and the centre keeps the norms small and the expansion free
+    of needless cancellation. Sparse samples, which centring would make dense,
+    are measured from the origin.
+    """
+    xp = get_namespace_and_device(A)[0]
+    centre = xp.mean(A, axis=0)
+    return centre, _anchor_units(A - centre, xp), _anchor_units(A, xp)
+
+
+def _expansion(X, anchors, out):
+    """Terms of ``||x - a||**2 = ||x||**2 + ||a||**2 - 2 x . a``, per row scale.
+
+    Returns ``(products, x_sqnorms, a_sqnorms, ratio, scales)``: row i is
+    measured in units of ``scales[i]`` (a power of two) and the anchors in
+    units of ``scales[i] * ratio[i]``; both are None for units of 1. A row's
+    units are at least as large as its own entries and, unless the anchors
+    are safe as they are, the anchors', so that its squared distances stay
+    within the dtype's range (no overflow for huge values, no underflow for
+    tiny ones) and depend on that row and the anchors only.
+    """
+    centre, centred, from_origin = anchors
+    if sparse.issparse(X):
+        A, a_sqnorms, a_scale = from_origin
+    else:
+        A, a_sqnorms, a_scale = centred
+        X = X - centre
     xp = _xp(X, A)
-    distances = euclidean(X, A)
-    # gamma * distance**2 is formed as a square and clipped below the dtype's
-    # maximum, which avoids an overflow where the kernel value is 0 anyway.
-    largest = float(xp.finfo(distances.dtype).max)
-    root_gamma = min(gamma**0.5, largest)
-    root = xp.clip(
-        xp.clip(distances, None, min(largest / root_gamma, largest)) * root_gamma,
-        None,
-        largest**0.5 / 2,
-    )
-    return xp.exp(-(root * root))
+    X, x_sqnorms, scales = _rescale_rows_where_needed(X, xp, floor=a_scale)
+    if scales is None:
+        ratio = None
+    else:
+        ratio = (1.0 if a_scale is None else a_scale) / scales
+    products = _product(X, A.T, xp, out)
+    return products, x_sqnorms, a_sqnorms, ratio, scales
+
+
+# Below this many eps times the squared norms, the expansion's rounding error
+# exceeds the squared distance itself: it is reported as 0, so that identical
+# vectors are at distance exactly 0.
+_EXPANSION_NOISE = 16
+
+
+def _finish_expansion(terms, xp, row_factors, use_exp):
+    """Finish the squared distances t from their terms (see :func:`_expansion`).
+
+    Returns the distances ``row_factors * sqrt(t)`` or, with `use_exp`, the
+    kernel values ``exp(-row_factors**2 * t)``.
+    """
+    products, x_sqnorms, a_sqnorms, ratio, _ = terms
+    noise = _EXPANSION_NOISE * float(xp.finfo(products.dtype).eps)
+    if isinstance(products, np.ndarray):
+        ones = np.ones(products.shape[0], dtype=products.dtype)
+        return finish_squared_distances(
+            products,
+            x_sqnorms,
+            a_sqnorms,
+            ones if ratio is None else ratio,
+            ones * row_factors if np.ndim(row_factors) == 0 else row_factors,
+            noise,
+            use_exp=use_exp,
+        )
+    ratio = 1.0 if ratio is None else ratio[:, None]
+    row_factors = row_factors if np.ndim(row_factors) == 0 else row_factors[:, None]
+    products *= -2 * ratio
+    norms = x_sqnorms[:, None] + ratio * ratio * a_sqnorms[None, :]
+    products += norms
+    squared = xp.where(products <= norms * noise, xp.zeros_like(products), products)
+    if use_exp:
+        with np.errstate(over="ignore"):
+            squared *= -row_factors
+            squared *= row_factors
+        return xp.exp(squared)
+    return xp.sqrt(squared) * row_factors
+
+
+def _euclidean(X, anchors, out=None):
+    terms = _expansion(X, anchors, out)
+    xp = _xp(X, anchors[0])
+    scales = terms[-1]
+    return _finish_expansion(terms, xp, 1.0 if scales is None else scales, False)
+
+
+def euclidean(X, A, out=None):
+    """Euclidean distances between the rows of `X` and of `A`.
+
+    With `out` (NumPy), the result is written there.
+    """
+    return _euclidean(X, _expansion_anchors(A), out)
+
+
+def _rbf(X, anchors, gamma, out=None):
+    terms = _expansion(X, anchors, out)
+    xp = _xp(X, anchors[0])
+    scales = terms[-1]
+    # The exponent is formed as (sqrt(gamma) * scale)**2 * t: a gamma or a
+    # scale beyond the dtype's range still gives a finite factor, and where the
+    # exponent overflows, the kernel value is 0 anyway.
+    largest = float(xp.finfo(terms[0].dtype).max)
+    factor = min(gamma**0.5, largest)
+    if scales is not None:
+        with np.errstate(over="ignore"):
+            factor = xp.clip(factor * scales, None, largest)
+    return _finish_expansion(terms, xp, factor, True)
+
+
+def rbf(X, A, gamma, out=None):
+    """Gaussian kernel ``exp(-gamma * ||x - a||^2)``.
+
+    With `out` (NumPy), the result is written there.
+    """
+    return _rbf(X, _expansion_anchors(A), gamma, out)
 
 
 def _reduce_abs_differences(X, A, reduce):
@@ -211,25 +383,60 @@ def _reduce_abs_differences(X, A, reduce):
     return out
 
 
-def manhattan(X, A):
+def manhattan(X, A, out=None):
     """L1 (Manhattan) distances between the rows of `X` and of `A`.
 
-    NumPy arrays go through the compiled kernel of :mod:`._kernels`; other array
-    namespaces (e.g. PyTorch on a GPU) through the broadcasting formulation.
+    NumPy arrays go through the compiled kernel of :mod:`._kernels` (writing
+    into `out` when given); other array namespaces (e.g. PyTorch on a GPU)
+    through the broadcasting formulation.
     """
     if isinstance(X, np.ndarray) and isinstance(A, np.ndarray):
-        return abs_difference_distances(X, A, use_max=False)
+        return abs_difference_distances(X, A, use_max=False, out=out)
     return _reduce_abs_differences(X, A, _xp(X, A).sum)
 
 
-def chebyshev(X, A):
+def chebyshev(X, A, out=None):
     """L-infinity (Chebyshev) distances between the rows of `X` and of `A`.
 
     Computed like :func:`manhattan`, with a maximum instead of a sum.
     """
     if isinstance(X, np.ndarray) and isinstance(A, np.ndarray):
-        return abs_difference_distances(X, A, use_max=True)
+        return abs_difference_distances(X, A, use_max=True, out=out)
     return _reduce_abs_differences(X, A, _xp(X, A).max)
+
+
+# The kernels that split their work: (anchors' side, samples' side).
+_SPLIT = {
+    dot: (_dot_anchors, _dot),
+    cosine: (_cosine_anchors, _cosine),
+    euclidean: (_expansion_anchors, _euclidean),
+    rbf: (_expansion_anchors, _rbf),
+}
+
+
+def bind(function, A):
+    """Return ``g(X, out=None)``: ``function(X, A)`` for chunk after chunk of `X`.
+
+    For the built-in kernels (or a :func:`functools.partial` of one), the work
+    that depends on the anchors alone is done once, here; `out` is passed on
+    to them. Any other `function` is called as ``function(X, A)``, its result
+    copied into `out` when given.
+    """
+    kernel = getattr(function, "func", function)
+    for known, (prepare, apply) in _SPLIT.items():
+        if kernel is known:
+            keywords = getattr(function, "keywords", {})
+            return partial(apply, anchors=prepare(A), **keywords)
+    if kernel is manhattan or kernel is chebyshev:
+        return partial(kernel, A=A)
+
+    def bound(X, out=None):
+        if out is None:
+            return function(X, A)
+        out[...] = function(X, A)
+        return out
+
+    return bound
 
 
 _ROTATION_LIKE = frozenset({"orthogonal", "permutation", "sign_flip"})

@@ -302,16 +302,23 @@ def test_chunked_transform_equals_one_pass(monkeypatch, n_jobs, aggregation):
     ).fit(X)
     one_pass = product.transform(X)
     chunk_sizes = []
-    aggregate = product._aggregate
+    kernel_functions = product._kernel_functions
 
-    def spy(blocks, xp):
-        chunk_sizes.append(blocks[0].shape[0])
-        return aggregate(blocks, xp)
+    def spy():
+        def recording(function):
+            def record(rows, anchors, **kwargs):
+                chunk_sizes.append(rows.shape[0])
+                return function(rows, anchors, **kwargs)
 
-    monkeypatch.setattr(product, "_aggregate", spy)
+            return record
+
+        return [recording(f) for f in kernel_functions()]
+
+    monkeypatch.setattr(product, "_kernel_functions", spy)
     with config_context(working_memory=1e-4):
         chunked = product.transform(X)
-    assert len(chunk_sizes) > 1 and sum(chunk_sizes) == len(X)
+    n_blocks = len(product.similarities)
+    assert len(chunk_sizes) > n_blocks and sum(chunk_sizes) == n_blocks * len(X)
     assert_allclose(chunked, one_pass, rtol=1e-12, atol=ATOL)
 
 
