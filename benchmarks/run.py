@@ -94,6 +94,12 @@ def timed(func, repeats):
     return statistics.median(times)
 
 
+def timed_alternately(first, second, repeats):
+    """Median seconds of ``first()`` and of ``second()``, called in turns."""
+    times = [(timed(first, 1), timed(second, 1)) for _ in range(repeats)]
+    return tuple(statistics.median(column) for column in zip(*times, strict=True))
+
+
 def peak_memory(func):
     """Rise of the peak resident memory (MiB) during ``func()``."""
     gc.collect()
@@ -198,13 +204,14 @@ def timing_pass(n_samples, repeats, slow_repeats):
     rows = []
 
     def row(task):
-        # Ours first, then the floor, each right after the other: the
-        # machine's speed drifts over a long run, and PyTorch's idle threads
-        # keep spinning on the cores for a while after its calls.
+        # Ours and the floor in turns: the machine's speed drifts over a long
+        # run (other tenants, memory reclaim after the baselines' large
+        # arrays), and each ratio should compare calls close in time.
+        ours, floor = timed_alternately(tasks[task], lambda: X @ A.T, repeats)
         entry = {
             "task": task,
-            "time": timed(tasks[task], repeats),
-            "floor": timed(lambda: X @ A.T, repeats),
+            "time": ours,
+            "floor": floor,
             "scipy": None,
             "torch": None,
             "note": "",
@@ -303,7 +310,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="W/10 instead of W")
     parser.add_argument("--n-samples", type=int, help="override the sample count")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--slow-repeats",
         type=int,
