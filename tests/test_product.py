@@ -21,6 +21,7 @@ from sklearn_relreps import (
     get_invariances,
     stitch,
 )
+from sklearn_relreps._similarities import TRANSFORMATIONS
 
 ANCHORS = np.array([1, 4, 9, 15, 22, 30, 37])
 # Euclidean distances come from ||x||^2 + ||a||^2 - 2 x.a: a distance of zero
@@ -446,15 +447,7 @@ PRODUCT_CONFIGS = [
     (("dot", "euclidean"), False, True, None),
 ]
 
-KINDS = [
-    "orthogonal",
-    "isotropic_scaling",
-    "translation",
-    "permutation",
-    "sign_flip",
-    "axis_scaling",
-    "linear",
-]
+KINDS = list(TRANSFORMATIONS)
 
 
 def test_product_invariances_are_the_intersection_of_its_blocks():

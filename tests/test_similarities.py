@@ -10,6 +10,7 @@ from scipy import sparse
 from scipy.spatial.distance import cdist
 
 from sklearn_relreps import RelativeTransformer, get_invariances
+from sklearn_relreps._similarities import TRANSFORMATIONS
 
 # -- independent reference definitions ------------------------------------------
 
@@ -390,15 +391,7 @@ def test_callable_returning_nan_raises():
 
 # -- the invariance registry ----------------------------------------------------
 
-ORTH, SCALE, SHIFT, PERM, FLIP, AXIS, LINEAR = (
-    "orthogonal",
-    "isotropic_scaling",
-    "translation",
-    "permutation",
-    "sign_flip",
-    "axis_scaling",
-    "linear",
-)
+ORTH, SCALE, SHIFT, PERM, FLIP, AXIS, LINEAR = TRANSFORMATIONS
 
 
 def table_invariances(similarity, center, standardize, output_norm):
