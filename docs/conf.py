@@ -6,7 +6,6 @@ to fetch the other projects' inventories; references into those projects are
 then left unchecked instead of failing the build.
 """
 
-import importlib
 import os
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from sphinx.util import logging
 
 import sklearn_relreps
+from sklearn_relreps._similarities import TRANSFORMATIONS
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -115,14 +115,9 @@ html_show_sourcelink = False
 # -- generated pages ------------------------------------------------------------
 
 GENERATED = HERE / "_generated"
-TRANSFORMS = (
-    ("orthogonal", "O"),
-    ("isotropic_scaling", "S"),
-    ("translation", "t"),
-    ("permutation", "P"),
-    ("sign_flip", "±"),
-    ("axis_scaling", "D"),
-    ("linear", "L"),
+# Column symbols, in the registry's order of transformations.
+TRANSFORMS = tuple(
+    zip(TRANSFORMATIONS, ("O", "S", "t", "P", "±", "D", "L"), strict=True)
 )
 # (label, similarity or similarities, keyword options), one table row each.
 INVARIANCE_ROWS = (
@@ -180,11 +175,6 @@ def public_names():
     """Qualified public names (relative to ``sklearn_relreps``) from ``__all__``."""
     names = set()
     modules = {"": sklearn_relreps}
-    for sub in ("anchors", "metrics", "datasets"):
-        try:
-            modules[sub] = importlib.import_module(f"sklearn_relreps.{sub}")
-        except ModuleNotFoundError:
-            continue
     for name in sklearn_relreps.__all__:
         obj = getattr(sklearn_relreps, name)
         if hasattr(obj, "__all__") and name not in modules:

@@ -63,7 +63,7 @@ def _stitching_accuracies(digits, *, n_anchors=300, random_state=0):
         per method of ``METHODS``; ``absolute`` is NaN when the widths differ.
     """
     encoders, y_train, y_test = digits.encoders, digits.y_train, digits.y_test
-    absolute, relative, product = {}, {}, {}
+    absolute, relative, product, own_accuracy = {}, {}, {}, {}
     for name, encoder in encoders.items():
         _progress(f"fitting the absolute, relative and product models on {name}")
         absolute[name] = make_pipeline(StandardScaler(), _classifier())
@@ -79,21 +79,25 @@ def _stitching_accuracies(digits, *, n_anchors=300, random_state=0):
         )
         for model in (absolute[name], relative[name], product[name]):
             model.fit(encoder.train, y_train)
+        own_accuracy[name] = absolute[name].score(encoder.test, y_test)
 
     rows = {}
     for source, target in permutations(encoders, 2):
         a, b = encoders[source], encoders[target]
         anchors = relative[source][0].anchor_indices_
+        product_anchors = product[source][0].anchor_indices_
         translator = LatentTranslator().fit(b.train[anchors], a.train[anchors])
         rows[source, target] = {
-            "non-stitched": absolute[target].score(b.test, y_test),
+            "non-stitched": own_accuracy[target],
             "absolute": (
                 absolute[source].score(b.test, y_test) if a.width == b.width else np.nan
             ),
             "relative": stitch(relative[source], b.train[anchors]).score(
                 b.test, y_test
             ),
-            "product": stitch(product[source], b.train[anchors]).score(b.test, y_test),
+            "product": stitch(product[source], b.train[product_anchors]).score(
+                b.test, y_test
+            ),
             "translation": absolute[source].score(translator.transform(b.test), y_test),
         }
     results = pd.DataFrame.from_dict(rows, orient="index")[list(METHODS)]
@@ -105,9 +109,9 @@ def _format_report(results):
     """Return the table of accuracies, their means and the ratios as text."""
     table = results.copy()
     table.index = [f"{a} -> {b}" for a, b in results.index]
-    table.loc["mean"] = results.mean()
-    text = table.to_string(float_format="{:.3f}".format, na_rep="n/a")
     means = results.mean()
+    table.loc["mean"] = means
+    text = table.to_string(float_format="{:.3f}".format, na_rep="n/a")
     ratios = "\n".join(
         f"{method} / non-stitched: {means[method] / means['non-stitched']:.3f}"
         for method in ("relative", "product", "translation")

@@ -33,7 +33,8 @@ def clip_n_anchors(n_anchors, n_samples):
             f"n_anchors={n_anchors} is larger than n_samples={n_samples}; "
             f"using n_anchors={n_samples}.",
             UserWarning,
-            stacklevel=3,
+            # Past choose_anchors, select_anchors or fit, and their decorator.
+            stacklevel=5,
         )
         return n_samples
     return n_anchors
@@ -65,23 +66,22 @@ def _stratified(X, n_anchors, y, rng):
 
 
 def _unit_rows(X):
-    # Rescaled first, so that rows of huge or tiny magnitude normalise too.
-    return normalize(rescale_rows(X, np), norm="l2", copy=False)
+    """Return the L2-normalised rows of `X` and their squared norms.
 
-
-def _unit_sqnorms(unit):
-    """Squared norms of unit rows: 1, or 0 for the rows that were zero.
-
-    Distances between unit rows then treat all zero rows as one point (the
-    origin), at distance 0 from each other, rather than as mutually far apart.
+    The squared norms are 1, or 0 for the rows that were zero: distances
+    between unit rows then treat all zero rows as one point (the origin), at
+    distance 0 from each other, rather than as mutually far apart.
     """
-    return (np.asarray(abs(unit).sum(axis=1)).ravel() > 0).astype(unit.dtype)
+    # Rescaled first, so that rows of huge or tiny magnitude normalise too.
+    unit = normalize(rescale_rows(X, np), norm="l2", copy=False)
+    sqnorms = (np.asarray(abs(unit).sum(axis=1)).ravel() > 0).astype(unit.dtype)
+    return unit, sqnorms
 
 
 def _kmeans(X, n_anchors, y, rng):
-    unit = _unit_rows(X)
+    unit, sqnorms = _unit_rows(X)
     # Maximin seeding: far-apart rows, one per well-separated group.
-    seeds = unit[_farthest_points(unit, n_anchors, rng)]
+    seeds = unit[_farthest_points(unit, sqnorms, n_anchors, rng)]
     with warnings.catch_warnings():
         # Fewer distinct points than clusters is handled below, by taking the
         # nearest sample not already chosen.
@@ -99,7 +99,6 @@ def _kmeans(X, n_anchors, y, rng):
     # unit rows: by cosine among non-zero rows), falling back to the nearest one
     # not yet taken when two centres share it.
     nearest = pairwise_distances_argmin(centres, unit)
-    sqnorms = _unit_sqnorms(unit)
     taken = np.zeros(X.shape[0], dtype=bool)
     for i, best in enumerate(nearest):
         if taken[best]:
@@ -115,9 +114,8 @@ def _dense_row(M, i):
     return row.toarray().ravel() if sparse.issparse(row) else row
 
 
-def _farthest_points(unit, n_anchors, rng):
+def _farthest_points(unit, sqnorms, n_anchors, rng):
     """Farthest-point sampling of the rows of `unit`, from a random start."""
-    sqnorms = _unit_sqnorms(unit)
 
     def squared_distances(i):
         products = np.asarray(unit @ _dense_row(unit, i)).ravel()
@@ -140,7 +138,7 @@ def _farthest_points(unit, n_anchors, rng):
 
 
 def _fps(X, n_anchors, y, rng):
-    return _farthest_points(_unit_rows(X), n_anchors, rng)
+    return _farthest_points(*_unit_rows(X), n_anchors, rng)
 
 
 def _on_candidates(select, X, n_anchors, y, rng):
@@ -235,7 +233,16 @@ def select_anchors(X, n_anchors, *, method="random", y=None, random_state=None):
         accept_sparse="csr",
         dtype=[np.float64, np.float32],
     )
+    return choose_anchors(X, n_anchors, method, y, check_random_state(random_state))
+
+
+def choose_anchors(X, n_anchors, method, y, rng):
+    """:func:`select_anchors` for an `X` its caller has already validated.
+
+    `X` may belong to any array namespace: "random" and "stratified" read its
+    number of rows only; "kmeans" and "fps" work on a NumPy copy.
+    """
     n_anchors = clip_n_anchors(n_anchors, X.shape[0])
-    rng = check_random_state(random_state)
-    indices = _SELECTORS[method](X, n_anchors, y, rng)
-    return np.asarray(indices, dtype=np.int64)
+    if method in ("kmeans", "fps") and not sparse.issparse(X):
+        X = to_numpy(X)
+    return np.asarray(_SELECTORS[method](X, n_anchors, y, rng), dtype=np.int64)

@@ -15,7 +15,7 @@ from sklearn.utils import check_array, check_random_state, gen_batches
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._anchors import ANCHOR_METHODS, select_anchors
+from ._anchors import ANCHOR_METHODS, choose_anchors
 from ._compat import (
     Interval,
     StrOptions,
@@ -24,6 +24,7 @@ from ._compat import (
     check_same_namespace,
     get_chunk_n_rows,
     get_namespace_and_device,
+    to_host,
     to_numpy,
 )
 from ._dask import dask_transform, is_dask_collection
@@ -107,8 +108,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         return kernels
 
     def _accepts_sparse(self):
-        kernels = self._block_kernels()
-        return all(isinstance(k, str) and SIMILARITIES[k].sparse for k in kernels)
+        return all(_is_sparse_kernel(k) for k in self._block_kernels())
 
     def _sparse_option(self, X):
         """Return `accept_sparse` for `validate_data`; refuse sparse `X` by name."""
@@ -118,7 +118,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             dense_only = [
                 repr(k) if isinstance(k, str) else getattr(k, "__name__", repr(k))
                 for k in self._block_kernels()
-                if not (isinstance(k, str) and SIMILARITIES[k].sparse)
+                if not _is_sparse_kernel(k)
             ]
             supported = [name for name, spec in SIMILARITIES.items() if spec.sparse]
             raise TypeError(
@@ -155,12 +155,12 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             dtype=[xp.float64, xp.float32],
         )
         if isinstance(self.anchors, str):
-            indices = select_anchors(
+            indices = choose_anchors(
                 X,
                 self.n_anchors,
-                method=self.anchors,
-                y=y,
-                random_state=check_random_state(self.random_state),
+                self.anchors,
+                y,
+                check_random_state(self.random_state),
             )
             self._set_anchors_from_rows(X, indices, labels, xp, device)
         else:
@@ -207,12 +207,10 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
     def _check_given_vectors(self, given, X, xp, device):
         # Vectors of another array library or device (a NumPy array for torch
         # X, say) are checked on the host, then moved to X's namespace.
-        if not (
-            sparse.issparse(given) or isinstance(given, (np.ndarray, pd.DataFrame))
-        ):
-            given = to_numpy(given)
         dtype = np.float32 if xp.finfo(X.dtype).bits == 32 else np.float64
-        checked = check_array(given, dtype=dtype, input_name="anchors", copy=True)
+        checked = check_array(
+            to_host(given), dtype=dtype, input_name="anchors", copy=True
+        )
         anchors = xp.asarray(checked, device=device)
         if anchors.shape[1] != X.shape[1]:
             raise ValueError(
@@ -225,7 +223,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
                 f"{anchors.shape[0] - n_distinct} of the given anchor vectors "
                 "duplicate others; their relative columns will be identical.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # past fit and its decorator
             )
         return anchors
 
@@ -292,13 +290,18 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         if self.output_norm == "l2":
             return [unit_rows(b, xp) for b in blocks]
         if self.output_norm == "standard":
-            k = self.anchors_.shape[0]
-            return [
-                (b - self.output_mean_[i * k : (i + 1) * k])
-                / self.output_scale_[i * k : (i + 1) * k]
-                for i, b in enumerate(blocks)
-            ]
+            normalised = []
+            for i, block in enumerate(blocks):
+                mean, scale = self._block_statistics(i)
+                normalised.append((block - mean) / scale)
+            return normalised
         return blocks
+
+    def _block_statistics(self, index):
+        """Return the output mean and scale of block `index` ("standard")."""
+        k = self.anchors_.shape[0]
+        columns = slice(index * k, (index + 1) * k)
+        return self.output_mean_[columns], self.output_scale_[columns]
 
     def _write_block(self, function, X, target, index, scratch):
         """Write block `index` for the rows `X`, normalised, into `target`.
@@ -319,11 +322,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         if self.output_norm == "l2":
             target[...] = unit_rows(block, np)
         elif self.output_norm == "standard":
-            k = self.anchors_.shape[0]
-            columns = slice(index * k, (index + 1) * k)
-            standardise_into(
-                block, self.output_mean_[columns], self.output_scale_[columns], target
-            )
+            standardise_into(block, *self._block_statistics(index), target)
         elif block is not target:
             target[...] = block
 
@@ -466,6 +465,15 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         return tags
 
 
+def _is_sparse_kernel(kernel):
+    """Whether `kernel` is a built-in similarity that takes sparse input."""
+    return (
+        isinstance(kernel, str)
+        and kernel in SIMILARITIES
+        and SIMILARITIES[kernel].sparse
+    )
+
+
 def _row_labels(X):
     """Index labels of a DataFrame `X` to identify anchors by, or None.
 
@@ -485,7 +493,7 @@ def _row_labels(X):
             "anchor_ids_ and feature names use row positions instead. Give X a "
             "unique index (e.g. X.reset_index(drop=True)) to silence this warning.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # past fit and its decorator
         )
         return None
     return index

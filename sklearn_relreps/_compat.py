@@ -3,6 +3,9 @@
 When scikit-learn moves one of these, the fix is a single line here.
 """
 
+import numpy as np
+import pandas as pd
+from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.utils._array_api import _convert_to_numpy, get_namespace_and_device
 from sklearn.utils._chunking import get_chunk_n_rows
@@ -27,6 +30,17 @@ def to_numpy(array):
     return _convert_to_numpy(array, xp)
 
 
+def to_host(array):
+    """Return `array` ready for ``check_array``: on the host, as NumPy if need be.
+
+    NumPy arrays, pandas DataFrames and sparse matrices are returned as they
+    are; arrays of another namespace or device are converted to NumPy.
+    """
+    if sparse.issparse(array) or isinstance(array, (np.ndarray, pd.DataFrame)):
+        return array
+    return to_numpy(array)
+
+
 __all__ = [
     "Interval",
     "StrOptions",
@@ -35,6 +49,7 @@ __all__ = [
     "check_same_namespace",
     "get_chunk_n_rows",
     "get_namespace_and_device",
+    "to_host",
     "to_numpy",
     "validate_params",
 ]

@@ -19,8 +19,11 @@ _SPACES = {"X": ["array-like"], "Y": ["array-like"]}
 _K = [Interval(Integral, 1, None, closed="left")]
 
 
-def _check_spaces(X, Y, metric, *, same_width):
-    """Validate two parallel spaces and bring them to one floating dtype."""
+def _check_spaces(X, Y, metric, *, same_width, dtype=None):
+    """Validate two parallel spaces and bring them to one floating dtype.
+
+    The dtype is `dtype` when given, else the wider of the two inputs'.
+    """
     X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
     Y = check_array(Y, dtype=[np.float64, np.float32], input_name="Y")
     if X.shape[0] != Y.shape[0]:
@@ -35,7 +38,8 @@ def _check_spaces(X, Y, metric, *, same_width):
             "compares vectors across the two spaces and needs equal widths "
             "(linear_cka and mutual_knn accept different widths)."
         )
-    dtype = np.result_type(X.dtype, Y.dtype)
+    if dtype is None:
+        dtype = np.result_type(X.dtype, Y.dtype)
     return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
 
 
@@ -53,10 +57,16 @@ def _top_k_mask(similarities, k):
     """Mark the `k` largest entries of every row, ties going to lower columns."""
     n = similarities.shape[1]
     kth = np.partition(similarities, n - k, axis=1)[:, n - k : n - k + 1]
-    above = similarities > kth
-    tied = similarities == kth
-    still_needed = k - np.count_nonzero(above, axis=1, keepdims=True)
-    return above | (tied & (np.cumsum(tied, axis=1) <= still_needed))
+    mask = similarities >= kth
+    # Only a row with more than k entries reaching its k-th value has ties to
+    # break: there, the tied entries of the lowest columns fill the places left.
+    crowded = np.flatnonzero(np.count_nonzero(mask, axis=1) > k)
+    if crowded.size:
+        tied = similarities[crowded] == kth[crowded]
+        above = mask[crowded] & ~tied
+        still_needed = k - np.count_nonzero(above, axis=1, keepdims=True)
+        mask[crowded] = above | (tied & (np.cumsum(tied, axis=1) <= still_needed))
+    return mask
 
 
 def _ranks(X, Y):
@@ -68,13 +78,14 @@ def _ranks(X, Y):
     for rows in _row_batches(n, n * (X.itemsize + 4)):
         similarities = X[rows] @ Y.T
         own = similarities[positions[: rows.stop - rows.start], positions[rows]]
-        own = own[:, None]
-        earlier = positions[None, :] < positions[rows, None]
-        ranks[rows] = (
-            1
-            + np.count_nonzero(similarities > own, axis=1)
-            + np.count_nonzero((similarities == own) & earlier, axis=1)
-        )
+        equal = similarities == own[:, None]
+        ranks[rows] = 1 + np.count_nonzero(similarities > own[:, None], axis=1)
+        # Rows whose counterpart ties with other rows rank it after the tied
+        # rows of lower index.
+        tied = np.flatnonzero(np.count_nonzero(equal, axis=1) > 1)
+        if tied.size:
+            earlier = positions[None, :] < (rows.start + tied)[:, None]
+            ranks[rows.start + tied] += np.count_nonzero(equal[tied] & earlier, axis=1)
     return ranks
 
 
@@ -245,8 +256,13 @@ def mean_cosine(X, Y):
     >>> mean_cosine(X, [[0.0, 1.0], [0.0, -1.0]])
     -0.5
     """
-    X, Y = _check_spaces(X, Y, "mean_cosine", same_width=True)
-    X, Y = X.astype(np.float64), Y.astype(np.float64)
+    return _mean_cosine(
+        *_check_spaces(X, Y, "mean_cosine", same_width=True, dtype=np.float64)
+    )
+
+
+def _mean_cosine(X, Y):
+    """:func:`mean_cosine` of two validated float64 spaces of equal shapes."""
     cosines = np.sum(unit_rows(X, np) * unit_rows(Y, np), axis=1)
     return float(np.mean(np.clip(cosines, -1.0, 1.0)))
 
@@ -256,13 +272,14 @@ def _unit_centred(X, name):
     # (exact) keeps the squares below within the dtype's range.
     X = X / power_of_two_scale(np.max(np.abs(X)), np)
     mean = np.mean(X, axis=0)
+    centred = X - mean
+    std = np.sqrt(np.mean(centred**2, axis=0))
     # As in safe_scale: a spread below what the dtype resolves at the
     # feature's magnitude is rounding noise, not variance.
-    if np.all(np.std(X, axis=0) <= 10 * np.finfo(X.dtype).eps * np.abs(mean)):
+    if np.all(std <= 10 * np.finfo(X.dtype).eps * np.abs(mean)):
         raise ValueError(
             f"{name} has no variance (all rows are equal): linear_cka is undefined."
         )
-    centred = X - mean
     return centred / np.linalg.norm(centred)
 
 
@@ -303,9 +320,8 @@ def linear_cka(X, Y):
     >>> linear_cka(X, rng.normal(size=(100, 7))) < 0.2
     True
     """
-    X, Y = _check_spaces(X, Y, "linear_cka", same_width=False)
-    X = _unit_centred(X.astype(np.float64), "X")
-    Y = _unit_centred(Y.astype(np.float64), "Y")
+    X, Y = _check_spaces(X, Y, "linear_cka", same_width=False, dtype=np.float64)
+    X, Y = _unit_centred(X, "X"), _unit_centred(Y, "Y")
     cross = np.sum((X.T @ Y) ** 2)
     within = np.sqrt(np.sum((X.T @ X) ** 2) * np.sum((Y.T @ Y) ** 2))
     return float(np.clip(cross / within, 0.0, 1.0))

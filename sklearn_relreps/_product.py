@@ -158,7 +158,7 @@ class InvariantProductTransformer(AnchorProjection):
     def _accepts_sparse(self):
         try:
             return super()._accepts_sparse()
-        except (KeyError, TypeError):  # invalid names are reported by fit
+        except TypeError:  # similarities of the wrong type are reported by fit
             return False
 
     def _feature_prefixes(self):

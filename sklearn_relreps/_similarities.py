@@ -168,30 +168,41 @@ def _rescale_rows_where_needed(X, xp, floor=None):
     return X, _row_sqnorms_checked(X, xp)[0], scales
 
 
+def _anchor_units(A, xp):
+    """Return ``(A / a_scale, squared norms, a_scale)``; a_scale None for 1."""
+    a_sqnorms, a_safe = _row_sqnorms_checked(A, xp)
+    if bool(xp.all(a_safe)):
+        return A, a_sqnorms, None
+    a_scale = power_of_two_scale(xp.max(xp.abs(A)), xp)
+    A = A / a_scale
+    return A, _row_sqnorms(A, xp), a_scale
+
+
 # Each built-in kernel is split in two: what depends on the anchors alone
 # (computed once per transform by `bind`) and what each chunk of samples needs.
 
 
 def _dot_anchors(A):
-    xp = get_namespace_and_device(A)[0]
-    return A, bool(xp.all(_row_sqnorms_checked(A, xp)[1]))
+    return _anchor_units(A, get_namespace_and_device(A)[0])
 
 
 def _dot(X, anchors, out=None):
-    A, a_safe = anchors
+    A, _, a_scale = anchors
     xp = _xp(X, A)
     X, _, x_scales = _rescale_rows_where_needed(X, xp)
-    if x_scales is None and a_safe:
+    if x_scales is None and a_scale is None:
         # |x . a| <= |x| |a|: in range, by the bounds on both norms.
         return _product(X, A.T, xp, out)
     if x_scales is None:
         x_scales = xp.ones(X.shape[0], dtype=A.dtype, device=A.device)
-    a_scale = power_of_two_scale(xp.max(xp.abs(A)), xp)
-    # Products of order-one rows cannot overflow or underflow in the sum; only
-    # the final rescaling can, and then the true value is out of range.
-    scaled = xp.asarray(X @ (A / a_scale).T)
+    # Products of rows brought within range cannot overflow or underflow in
+    # the sum; only the final rescaling can, and then the true value is out of
+    # range.
+    scaled = xp.asarray(X @ A.T)
     with np.errstate(over="ignore", under="ignore"):
-        products = scaled * (x_scales * a_scale)[:, None]
+        if a_scale is not None:
+            x_scales = x_scales * a_scale
+        products = scaled * x_scales[:, None]
     finfo = xp.finfo(products.dtype)
     magnitude = xp.abs(products)
     in_range = (magnitude <= finfo.max) & (
@@ -243,16 +254,6 @@ def cosine(X, A, out=None):
     With `out` (NumPy), the result is written there.
     """
     return _cosine(X, _cosine_anchors(A), out)
-
-
-def _anchor_units(A, xp):
-    """Return ``(A / a_scale, squared norms, a_scale)``; a_scale None for 1."""
-    a_sqnorms, a_safe = _row_sqnorms_checked(A, xp)
-    if bool(xp.all(a_safe)):
-        return A, a_sqnorms, None
-    a_scale = power_of_two_scale(xp.max(xp.abs(A)), xp)
-    A = A / a_scale
-    return A, _row_sqnorms(A, xp), a_scale
 
 
 def _expansion_anchors(A):
@@ -423,10 +424,10 @@ def bind(function, A):
     copied into `out` when given.
     """
     kernel = getattr(function, "func", function)
-    for known, (prepare, apply) in _SPLIT.items():
-        if kernel is known:
-            keywords = getattr(function, "keywords", {})
-            return partial(apply, anchors=prepare(A), **keywords)
+    if kernel in _SPLIT:
+        prepare, apply = _SPLIT[kernel]
+        keywords = getattr(function, "keywords", {})
+        return partial(apply, anchors=prepare(A), **keywords)
     if kernel is manhattan or kernel is chebyshev:
         return partial(kernel, A=A)
 

@@ -10,7 +10,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import AnchorProjection
-from ._compat import to_numpy
+from ._compat import get_namespace_and_device, to_host, to_numpy
 
 
 def _leaf_steps(estimator):
@@ -161,8 +161,11 @@ def stitch(estimator, anchors):
     ids = to_numpy(projection.anchor_ids_)
     if isinstance(anchors, pd.DataFrame):
         anchors = _order_by_ids(anchors, ids)
+    # Anchors of another array library or device (a NumPy array for a model fit
+    # on torch arrays, say) are checked on the host, then moved to the
+    # namespace and device of the fitted anchors.
     checked = check_array(
-        anchors,
+        to_host(anchors),
         accept_sparse="csr",
         dtype=[np.float64, np.float32],
         input_name="anchors",
@@ -175,7 +178,7 @@ def stitch(estimator, anchors):
         )
     # Record the new input width and feature names (or their absence).
     validate_data(projection, anchors, reset=True, skip_check_array=True)
-    projection._fit_anchor_statistics(
-        checked.toarray() if sparse.issparse(checked) else checked
-    )
+    xp, _, device = get_namespace_and_device(projection.anchors_)
+    dense = checked.toarray() if sparse.issparse(checked) else checked
+    projection._fit_anchor_statistics(xp.asarray(dense, device=device))
     return stitched

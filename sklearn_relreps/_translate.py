@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import mean_and_std, safe_scale
 from ._compat import StrOptions, _fit_context
-from ._metrics import mean_cosine
+from ._metrics import _check_spaces, _mean_cosine
 from ._similarities import power_of_two_scale
 
 
@@ -177,6 +177,7 @@ class LatentTranslator(
         s_y = power_of_two_scale(np.max(np.abs(target)), np)
         source, target = source / s_x, target / s_y
 
+        self.intercept_ = np.zeros(y.shape[1], dtype=X.dtype)
         if self.method == "orthogonal":
             # The Procrustes rotation between the zero-padded sides, restricted
             # to the real features: padding adds zero rows or columns to
@@ -184,7 +185,6 @@ class LatentTranslator(
             # does the positive factor 1 / (s_x * s_y).
             u, _, vt = np.linalg.svd(source.T @ target, full_matrices=False)
             self.coef_ = u @ vt
-            self.intercept_ = np.zeros(y.shape[1], dtype=X.dtype)
             self.inverse_coef_ = self.coef_.T
         else:
             if self.method == "affine":
@@ -194,11 +194,8 @@ class LatentTranslator(
             # The fit is target / s_y ~ (source / s_x) @ coef + b; times s_y,
             # it is the map between the unscaled sides.
             self.coef_ = coef * (s_y / s_x)
-            self.intercept_ = (
-                solution[n_features] * s_y
-                if self.method == "affine"
-                else np.zeros(y.shape[1], dtype=X.dtype)
-            )
+            if self.method == "affine":
+                self.intercept_ = solution[n_features] * s_y
             self.inverse_coef_ = np.linalg.pinv(coef) * (s_x / s_y)
         self._n_features_out = y.shape[1]
         return self
@@ -219,7 +216,8 @@ class LatentTranslator(
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         mapped = self._standardise(X, self.source_mean_, self.source_scale_)
-        mapped = mapped @ self.coef_.astype(X.dtype) + self.intercept_.astype(X.dtype)
+        mapped = mapped @ self.coef_.astype(X.dtype, copy=False)
+        mapped += self.intercept_.astype(X.dtype, copy=False)
         return self._unstandardise(mapped, self.target_mean_, self.target_scale_)
 
     def inverse_transform(self, X):
@@ -243,9 +241,8 @@ class LatentTranslator(
                 f"vectors of the target space, which has {self._n_features_out}."
             )
         mapped = self._standardise(X, self.target_mean_, self.target_scale_)
-        mapped = (mapped - self.intercept_.astype(X.dtype)) @ self.inverse_coef_.astype(
-            X.dtype
-        )
+        mapped = mapped - self.intercept_.astype(X.dtype, copy=False)
+        mapped = mapped @ self.inverse_coef_.astype(X.dtype, copy=False)
         return self._unstandardise(mapped, self.source_mean_, self.source_scale_)
 
     def score(self, X, y):
@@ -265,7 +262,12 @@ class LatentTranslator(
             `y`: in ``[-1, 1]``, greater is better, 1 for a perfect translation.
         """
         translated = self.transform(X)
-        return mean_cosine(translated, self._check_target(y, translated.dtype))
+        y = self._check_target(y, translated.dtype)
+        return _mean_cosine(
+            *_check_spaces(
+                translated, y, "mean_cosine", same_width=True, dtype=np.float64
+            )
+        )
 
     @staticmethod
     def _check_target(y, dtype):
@@ -287,13 +289,15 @@ class LatentTranslator(
     def _standardise(Z, mean, scale):
         if mean is None:
             return Z
-        return (Z - mean.astype(Z.dtype)) / scale.astype(Z.dtype)
+        return (Z - mean.astype(Z.dtype, copy=False)) / scale.astype(
+            Z.dtype, copy=False
+        )
 
     @staticmethod
     def _unstandardise(Z, mean, scale):
         if mean is None:
             return Z
-        return Z * scale.astype(Z.dtype) + mean.astype(Z.dtype)
+        return Z * scale.astype(Z.dtype, copy=False) + mean.astype(Z.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -3,14 +3,16 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _references import unit
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.spatial.distance import cdist
 
-from sklearn_relreps import RelativeTransformer
+from sklearn_relreps import InvariantProductTransformer, RelativeTransformer
+from sklearn_relreps._anchors import ANCHOR_METHODS
 from sklearn_relreps.anchors import select_anchors
 
-METHODS = ["random", "stratified", "kmeans", "fps"]
+METHODS = list(ANCHOR_METHODS)
 
 
 def make_data(n=40, d=5, seed=0):
@@ -18,11 +20,6 @@ def make_data(n=40, d=5, seed=0):
     X = rng.normal(size=(n, d)) + rng.normal(size=d)
     y = np.arange(n) % 3
     return X, y
-
-
-def unit_rows(X):
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
 
 
 # -- strategies -----------------------------------------------------------------
@@ -138,7 +135,7 @@ def directional_clusters(seed, n_clusters=4, per_cluster=15):
 
 def nearest_to_centroids(X, labels):
     """The sample whose unit row is nearest to each cluster's mean unit row."""
-    U = unit_rows(X)
+    U = unit(X)
     return {
         int(np.argmin(cdist(U[labels == c].mean(axis=0)[None], U)))
         for c in np.unique(labels)
@@ -188,7 +185,7 @@ def test_kmeans_with_duplicate_rows_gives_distinct_samples():
 
 def brute_force_fps(X, first, n_anchors):
     """Greedy farthest-point sampling by euclidean distance between unit rows."""
-    distances = cdist(unit_rows(X), unit_rows(X))
+    distances = cdist(unit(X), unit(X))
     chosen = [first]
     while len(chosen) < n_anchors:
         to_chosen = distances[:, chosen].min(axis=1)
@@ -213,7 +210,7 @@ def test_fps_matches_brute_force_with_zero_rows():
     assert np.unique(picked).size == 12
     # With ties, check the greedy rule itself: each pick is (one of) the
     # farthest rows from those picked before it.
-    distances = cdist(unit_rows(X), unit_rows(X))
+    distances = cdist(unit(X), unit(X))
     for j in range(1, 12):
         to_chosen = distances[:, picked[:j]].min(axis=1)
         assert to_chosen[picked[j]] >= to_chosen.max() - 1e-12
@@ -350,3 +347,22 @@ def test_anchor_ids_with_integer_index_are_labels():
     rel = RelativeTransformer(anchors=[0, 5]).fit(frame)
     assert_array_equal(rel.anchor_ids_, [100, 105])
     assert_array_equal(rel.anchor_indices_, [0, 5])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda X: select_anchors(X, 10), "larger than n_samples"),
+        (lambda X: RelativeTransformer(10).fit(X), "larger than n_samples"),
+        (lambda X: InvariantProductTransformer(10).fit(X), "larger than n_samples"),
+        (
+            lambda X: RelativeTransformer(anchors=np.vstack([X[:2], X[:2]])).fit(X),
+            "duplicate others",
+        ),
+    ],
+)
+def test_warnings_point_at_the_callers_line(call, message):
+    X = np.arange(10.0).reshape(5, 2) + 1
+    with pytest.warns(UserWarning, match=message) as record:
+        call(X)
+    assert record[0].filename == __file__

@@ -24,7 +24,7 @@ from numpy.testing import assert_allclose
 from sklearn import config_context
 from sklearn.utils import get_tags
 
-from sklearn_relreps import InvariantProductTransformer, RelativeTransformer
+from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, stitch
 from sklearn_relreps._compat import to_numpy
 from sklearn_relreps._similarities import SIMILARITIES
 
@@ -161,3 +161,44 @@ def test_callable_similarity_under_dispatch(data, similarity):
     est = RelativeTransformer(5, similarity=spy, output_norm="standard", random_state=0)
     assert_matches_numpy(est, X, X_xp)
     assert seen[-1] == (type(X_xp), type(X_xp))
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        RelativeTransformer(5, center=True, standardize=True, output_norm="standard"),
+        InvariantProductTransformer(5, center=True),
+    ],
+    ids=["relative", "product"],
+)
+def test_stitch_in_namespace(data, est):
+    """Stitching a model fit on `xp` arrays keeps it in `xp`, on its device.
+
+    The new anchors, given in the input's namespace or as NumPy arrays, are
+    moved to the namespace of the fitted model; its output matches the same
+    model fit and stitched on NumPy arrays.
+    """
+    X, X_xp, xp = data
+    est.set_params(random_state=0)
+    # Encoder B: another width, related to A by a map the projection ignores.
+    X_b = np.hstack([2 * X[:, ::-1] + 1, np.ones((X.shape[0], 2), dtype=X.dtype)])
+    X_b_xp = xp.asarray(X_b, device=X_xp.device)
+    rows = est.fit(X).anchor_indices_
+    expected = stitch(est, X_b[rows]).transform(X_b)
+    for anchors in [xp.asarray(X_b[rows], device=X_xp.device), X_b[rows]]:
+        with config_context(array_api_dispatch=True):
+            stitched = stitch(est.fit(X_xp), anchors)
+            assert stitched.n_features_in_ == X_b.shape[1]
+            for name in ["anchors_", "mean_", "scale_", "output_mean_"]:
+                if getattr(stitched, name) is not None:
+                    assert_like(getattr(stitched, name), X_xp)
+            out = stitched.transform(X_b_xp)
+            assert_like(out, X_xp)
+            out = to_numpy(out)
+        float32 = X.dtype == np.float32
+        assert_allclose(
+            out,
+            expected,
+            rtol=1e-5 if float32 else 1e-10,
+            atol=1e-5 if float32 else 1e-12,
+        )

@@ -1,10 +1,11 @@
 """Determinism, chunking, threads, and properties checked over random inputs."""
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
@@ -12,9 +13,10 @@ from sklearn import config_context
 from sklearn.base import clone
 
 from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, metrics
+from sklearn_relreps._anchors import ANCHOR_METHODS
 from sklearn_relreps.anchors import select_anchors
 
-METHODS = ["random", "stratified", "kmeans", "fps"]
+METHODS = list(ANCHOR_METHODS)
 
 ESTIMATORS = {
     "cosine": RelativeTransformer(6),
@@ -129,22 +131,24 @@ PROPERTY_CONFIGS = st.sampled_from(
 )
 
 
+def clipping(est, X):
+    """Expect the clip warning when X has fewer rows than anchors."""
+    if X.shape[0] < est.n_anchors:
+        return pytest.warns(UserWarning, match="larger than n_samples")
+    return nullcontext()
+
+
 def fitted(est, X):
     """Fit, allowing the clip warning when X has fewer rows than anchors."""
-    if X.shape[0] < est.n_anchors:
-        with pytest.warns(UserWarning, match="larger than n_samples"):
-            return clone(est).fit(X)
-    return clone(est).fit(X)
+    with clipping(est, X):
+        return clone(est).fit(X)
 
 
 @SETTINGS
 @given(est=PROPERTY_CONFIGS, X=datasets())
 def test_fit_transform_equals_fit_then_transform(est, X):
     copy = X.copy()
-    if X.shape[0] < est.n_anchors:
-        with pytest.warns(UserWarning, match="larger than n_samples"):
-            combined = clone(est).fit_transform(X)
-    else:
+    with clipping(est, X):
         combined = clone(est).fit_transform(X)
     separate = fitted(est, X).transform(X)
     assert_array_equal(combined, separate)
@@ -212,8 +216,8 @@ def test_metric_identity_values(X):
 def test_linear_cka_invariances(X, seed, data):
     rng = np.random.RandomState(seed)
     centred = X - X.mean(axis=0)
-    if np.linalg.norm(centred) < 1e-6 * (1 + np.abs(X).max()):
-        return  # constant columns only: CKA is undefined
+    # Constant columns only: CKA is undefined.
+    assume(np.linalg.norm(centred) >= 1e-6 * (1 + np.abs(X).max()))
     d = X.shape[1]
     rotation, _ = np.linalg.qr(rng.normal(size=(d, d)))
     scale = data.draw(st.floats(1e-3, 1e3))

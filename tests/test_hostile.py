@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _references import WIDE, WIDE_RANGE, ref_kernel, ref_output
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn.base import clone
@@ -28,65 +29,8 @@ from sklearn_relreps import (
     metrics,
     stitch,
 )
+from sklearn_relreps._anchors import ANCHOR_METHODS
 from sklearn_relreps.anchors import select_anchors
-
-# -- reference definitions (float64, straight from the formulas) ----------------
-
-
-# The references run in extended precision where the platform has it, so that
-# squares of 1e200 or 1e-200 are exact there too.
-WIDE = np.longdouble
-WIDE_RANGE = np.finfo(WIDE).maxexp > np.finfo(np.float64).maxexp
-
-
-def unit(Z):
-    norms = np.sqrt((Z * Z).sum(axis=1, keepdims=True))
-    return np.divide(Z, norms, out=np.zeros_like(Z), where=norms > 0)
-
-
-def ref_kernel(name, X, A, gamma):
-    if name == "cosine":
-        return ref_kernel("dot", unit(X), unit(A), gamma)
-    if name == "dot":
-        return (X[:, None, :] * A[None, :, :]).sum(axis=2)
-    differences = np.abs(X[:, None, :] - A[None, :, :])
-    if name == "l1":
-        return differences.sum(axis=2)
-    if name == "linf":
-        return differences.max(axis=2)
-    squared = (differences * differences).sum(axis=2)
-    if name == "euclidean":
-        return np.sqrt(squared)
-    gamma = 1.0 / X.shape[1] if gamma is None else gamma
-    return np.exp(-gamma * squared)
-
-
-def ref_output(
-    names, X, A, *, center, standardize, gamma, output_norm=None, aggregation="concat"
-):
-    """Relative representation of `X` on anchor vectors `A`, as float64."""
-    X, A = np.asarray(X, dtype=WIDE), np.asarray(A, dtype=WIDE)
-    if center:
-        X, A = X - A.mean(axis=0), A - A.mean(axis=0)
-    if standardize:
-        # A constant feature keeps its scale of 1.
-        scale = np.where(np.ptp(A, axis=0) == 0, 1, np.sqrt(A.var(axis=0)))
-        X, A = X / scale, A / scale
-    blocks = []
-    for name in names:
-        R = ref_kernel(name, X, A, gamma)
-        if output_norm == "l2":
-            R = unit(R)
-        elif output_norm == "standard":
-            R_AA = ref_kernel(name, A, A, gamma)
-            sd = np.where(np.ptp(R_AA, axis=0) == 0, 1, np.sqrt(R_AA.var(axis=0)))
-            R = (R - R_AA.mean(axis=0)) / sd
-        blocks.append(R)
-    if aggregation == "concat":
-        return np.hstack(blocks).astype(np.float64)
-    total = np.sum(blocks, axis=0)
-    return (total / len(blocks) if aggregation == "mean" else total).astype(np.float64)
-
 
 # -- configurations -------------------------------------------------------------
 
@@ -497,7 +441,7 @@ def test_sparse_input(name, fmt):
 
 # -- select_anchors -------------------------------------------------------------
 
-METHODS = ["random", "stratified", "kmeans", "fps"]
+METHODS = list(ANCHOR_METHODS)
 LABELS = np.arange(12) % 3
 
 
@@ -528,7 +472,7 @@ def test_select_anchors_bad_input(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_select_anchors_hostile_content(method, tmp_path):
+def test_select_anchors_hostile_content(method):
     X = make_X()
     # The same choice whatever the magnitude or memory layout. Scales are powers
     # of two, so the data differ only in magnitude (k-means may settle elsewhere
@@ -784,7 +728,7 @@ def test_translator_hostile_content(method, standardize, tmp_path):
     fitted = clone(translator).fit(degenerate, np.vstack([Y, Y[:5]]))
     assert np.all(np.isfinite(fitted.transform(degenerate)))
     assert np.all(np.isfinite(fitted.inverse_transform(Y)))
-    # float16 and integers are computed in float64.
+    # Integer input is computed in float64.
     ints = np.round(X * 4)
     out = clone(translator).fit(ints.astype(np.int64), Y).transform(ints)
     assert out.dtype == np.float64

@@ -11,19 +11,20 @@ import itertools
 
 import numpy as np
 import pytest
+from _references import random_orthogonal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from sklearn_relreps import RelativeTransformer, get_invariances
-from sklearn_relreps._similarities import TRANSFORMATIONS
+from sklearn_relreps._similarities import SIMILARITIES, TRANSFORMATIONS
 
 N_TRAIN, N_TEST, N_FEATURES = 30, 10, 5
 ANCHOR_INDICES = np.array([0, 3, 7, 11, 16, 20, 24, 29])
 
 CONFIGS = list(
     itertools.product(
-        ["cosine", "dot", "euclidean", "l1", "linf", "rbf"],
+        SIMILARITIES,
         [False, True],
         [False, True],
         [None, "l2", "standard"],
@@ -54,11 +55,6 @@ def relative(config, X_train, X_test):
     return np.vstack([rel.transform(X_train), rel.transform(X_test)])
 
 
-def random_orthogonal(rng):
-    Q, R = np.linalg.qr(rng.normal(size=(N_FEATURES, N_FEATURES)))
-    return Q * np.sign(np.diag(R))
-
-
 # -- transformations as (M, t) --------------------------------------------------
 
 nonzero_factors = st.tuples(st.floats(0.2, 5.0), st.sampled_from([-1.0, 1.0])).map(
@@ -72,7 +68,10 @@ def strategy(kind):
     no_shift = np.zeros(N_FEATURES)
     if kind == "orthogonal":
         return st.integers(0, 2**32 - 1).map(
-            lambda seed: (random_orthogonal(np.random.RandomState(seed)), no_shift)
+            lambda seed: (
+                random_orthogonal(np.random.RandomState(seed), N_FEATURES),
+                no_shift,
+            )
         )
     if kind == "isotropic_scaling":
         return st.floats(0.1, 10.0).flatmap(
@@ -106,7 +105,7 @@ def generic(kind):
     identity = np.eye(N_FEATURES)
     no_shift = np.zeros(N_FEATURES)
     return {
-        "orthogonal": (random_orthogonal(rng), no_shift),
+        "orthogonal": (random_orthogonal(rng, N_FEATURES), no_shift),
         "isotropic_scaling": (2.5 * identity, no_shift),
         "translation": (identity, 3.0 * rng.normal(size=N_FEATURES)),
         "permutation": (identity[:, rng.permutation(N_FEATURES)], no_shift),

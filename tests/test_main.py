@@ -55,7 +55,7 @@ def test_demo_table_csv_and_figure(digits_encoders, digits_home, tmp_path, capsy
     assert means["translation"] > 0.8 and means["product"] > 0.8
 
 
-def test_no_figure(digits_home, tmp_path, capsys):
+def test_no_figure(digits_encoders, digits_home, tmp_path, capsys):
     run_demo(digits_home, tmp_path, "--widths", "64", "64", "--no-figure")
     assert "mlp64_1 -> mlp64_0" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stitching_accuracy.csv"]

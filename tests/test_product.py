@@ -1,11 +1,11 @@
 """Behaviour of InvariantProductTransformer against independent definitions."""
 
 import copy
-from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
+from _references import random_orthogonal, ref_kernel, ref_output, table_invariances
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import config_context
@@ -21,7 +21,8 @@ from sklearn_relreps import (
     get_invariances,
     stitch,
 )
-from sklearn_relreps._similarities import TRANSFORMATIONS
+from sklearn_relreps._anchors import ANCHOR_METHODS
+from sklearn_relreps._similarities import SIMILARITIES, TRANSFORMATIONS
 
 ANCHORS = np.array([1, 4, 9, 15, 22, 30, 37])
 # Euclidean distances come from ||x||^2 + ||a||^2 - 2 x.a: a distance of zero
@@ -33,73 +34,6 @@ def make_data(seed=0, n=48, d=6):
     """Anisotropic, off-centre samples."""
     rng = np.random.RandomState(seed)
     return rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, size=d) + rng.normal(size=d)
-
-
-# -- plain-numpy reference ------------------------------------------------------
-
-
-def ref_cosine(X, A):
-    return (X @ A.T) / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(A, axis=1))
-
-
-def ref_dot(X, A):
-    return X @ A.T
-
-
-def differences(X, A):
-    return np.abs(X[:, None, :] - A[None, :, :])
-
-
-def ref_euclidean(X, A):
-    return np.sqrt((differences(X, A) ** 2).sum(axis=2))
-
-
-def ref_l1(X, A):
-    return differences(X, A).sum(axis=2)
-
-
-def ref_linf(X, A):
-    return differences(X, A).max(axis=2)
-
-
-def ref_rbf(X, A, gamma):
-    return np.exp(-gamma * ref_euclidean(X, A) ** 2)
-
-
-REFERENCE = {
-    "cosine": ref_cosine,
-    "dot": ref_dot,
-    "euclidean": ref_euclidean,
-    "l1": ref_l1,
-    "linf": ref_linf,
-}
-
-
-def reference_product(
-    X, A, similarities, *, aggregation, center, standardize, output_norm, gamma=None
-):
-    """The product of invariances written out from its definition."""
-    if center:
-        X, A = X - A.mean(axis=0), A - A.mean(axis=0)
-    if standardize:
-        std = A.std(axis=0)
-        X, A = X / std, A / std
-    blocks = []
-    for name in similarities:
-        if name == "rbf":
-            kernel = partial(ref_rbf, gamma=1 / A.shape[1] if gamma is None else gamma)
-        else:
-            kernel = REFERENCE[name]
-        block, own = kernel(X, A), kernel(A, A)
-        if output_norm == "standard":
-            block = (block - own.mean(axis=0)) / own.std(axis=0)
-        elif output_norm == "l2":
-            block = block / np.linalg.norm(block, axis=1, keepdims=True)
-        blocks.append(block)
-    if aggregation == "concat":
-        return np.hstack(blocks)
-    pooled = np.sum(blocks, axis=0)
-    return pooled / len(blocks) if aggregation == "mean" else pooled
 
 
 # -- bad input ------------------------------------------------------------------
@@ -146,22 +80,14 @@ def test_similarities_parameter_is_not_modified():
 # -- agreement with the reference -----------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["cosine", "dot", "euclidean", "l1", "linf", "rbf"])
+@pytest.mark.parametrize("name", list(SIMILARITIES))
 @pytest.mark.parametrize("output_norm", [None, "standard", "l2"])
 def test_each_block_matches_reference(name, output_norm):
     X = make_data()
     product = InvariantProductTransformer(
         anchors=ANCHORS, similarities=(name,), output_norm=output_norm
     ).fit(X)
-    expected = reference_product(
-        X,
-        X[ANCHORS],
-        [name],
-        aggregation="concat",
-        center=False,
-        standardize=False,
-        output_norm=output_norm,
-    )
+    expected = ref_output([name], X, X[ANCHORS], output_norm=output_norm)
     assert_allclose(product.transform(X), expected, rtol=1e-7, atol=ATOL)
 
 
@@ -193,10 +119,10 @@ def test_aggregations_match_reference(aggregation, output_norm, center, standard
         gamma=0.3,
     ).fit(X)
     X_new = make_data(2)
-    expected = reference_product(
+    expected = ref_output(
+        similarities,
         X_new,
         X[ANCHORS],
-        similarities,
         aggregation=aggregation,
         center=center,
         standardize=standardize,
@@ -218,7 +144,7 @@ def test_standard_norm_uses_per_block_anchor_statistics():
     A = X[ANCHORS]
     k = len(ANCHORS)
     for i, name in enumerate(names):
-        own = REFERENCE[name](A, A)
+        own = ref_kernel(name, A, A)
         assert_allclose(product.output_mean_[i * k : (i + 1) * k], own.mean(axis=0))
         assert_allclose(product.output_scale_[i * k : (i + 1) * k], own.std(axis=0))
     # Each block of the anchors' own output is z-scored column by column.
@@ -326,7 +252,7 @@ def test_chunked_transform_equals_one_pass(monkeypatch, n_jobs, aggregation):
 # -- one shared anchor set -------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", ["random", "stratified", "kmeans", "fps"])
+@pytest.mark.parametrize("strategy", list(ANCHOR_METHODS))
 def test_anchors_are_those_of_a_relative_transformer(strategy):
     X, y = make_blobs(n_samples=60, centers=3, n_features=5, random_state=0)
     product = InvariantProductTransformer(
@@ -419,8 +345,7 @@ def random_transformation(kind, d, rng):
     """Return (M, t) of a random transformation ``z -> z M + t`` of one kind."""
     M, t = np.eye(d), np.zeros(d)
     if kind == "orthogonal":
-        Q, R = np.linalg.qr(rng.normal(size=(d, d)))
-        M = Q * np.sign(np.diag(R))
+        M = random_orthogonal(rng, d)
     elif kind == "isotropic_scaling":
         M = M * rng.choice([-1, 1]) * rng.uniform(2, 5)
     elif kind == "translation":
@@ -457,10 +382,10 @@ def test_product_invariances_are_the_intersection_of_its_blocks():
             "standardize": standardize,
             "output_norm": output_norm,
         }
-        blocks = [get_invariances(name, **options) for name in names]
-        assert get_invariances(list(names), **options) == frozenset.intersection(
-            *blocks
-        )
+        blocks = [
+            table_invariances(name, center, standardize, output_norm) for name in names
+        ]
+        assert get_invariances(list(names), **options) == set.intersection(*blocks)
 
 
 @pytest.mark.parametrize(

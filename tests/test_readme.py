@@ -16,7 +16,9 @@ def test_readme_has_the_two_setup_commands():
     assert "python -m pytest" in bash[1]
 
 
-def test_quick_start_runs_and_stitches(digits_home, monkeypatch, capsys):
+def test_quick_start_runs_and_stitches(
+    digits_encoders, digits_home, monkeypatch, capsys
+):
     # The loader caches under SCIKIT_LEARN_DATA: keep it in the session's cache.
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(digits_home))
     exec(compile(_python_blocks()[0], str(README), "exec"), {})
