@@ -2,6 +2,7 @@
 
 import threading
 import warnings
+from contextlib import nullcontext
 from functools import partial
 from math import ceil
 from numbers import Integral, Real
@@ -11,7 +12,12 @@ import pandas as pd
 from joblib import effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_array, check_random_state, gen_batches
+from sklearn.utils import (
+    assert_all_finite,
+    check_array,
+    check_random_state,
+    gen_batches,
+)
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -21,6 +27,7 @@ from ._compat import (
     StrOptions,
     _check_feature_names_in,
     _fit_context,
+    _get_threadpool_controller,
     check_same_namespace,
     get_chunk_n_rows,
     get_namespace_and_device,
@@ -28,7 +35,13 @@ from ._compat import (
     to_numpy,
 )
 from ._dask import dask_transform, is_dask_collection
-from ._kernels import kernel_threads, limit_threads, standardise_into
+from ._kernels import (
+    kernel_threads,
+    limit_threads,
+    reuse_buffers,
+    scratch,
+    standardise_into,
+)
 from ._similarities import SIMILARITIES, bind, power_of_two_scale, unit_rows
 
 
@@ -303,22 +316,18 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         columns = slice(index * k, (index + 1) * k)
         return self.output_mean_[columns], self.output_scale_[columns]
 
-    def _write_block(self, function, X, target, index, scratch):
+    def _write_block(self, function, X, target, index):
         """Write block `index` for the rows `X`, normalised, into `target`.
 
         `target` is a NumPy view of the output. BLAS writes a view with gaps
         between its rows (one block of a wider output) about half as fast as
-        contiguous memory, so such blocks are computed in a contiguous buffer,
-        one per thread (kept in `scratch`), and normalised on the way into
-        `target`.
+        contiguous memory, so such blocks are computed in a contiguous
+        :func:`scratch` buffer, and normalised on the way into `target`.
         """
         if target.flags.c_contiguous:
             block = function(X, out=target)
         else:
-            buffer = getattr(scratch, "buffer", None)
-            if buffer is None or buffer.shape[0] < target.shape[0]:
-                buffer = scratch.buffer = np.empty(target.shape, target.dtype)
-            block = function(X, out=buffer[: target.shape[0]])
+            block = function(X, out=scratch("block", target.shape, target.dtype))
         if self.output_norm == "l2":
             target[...] = unit_rows(block, np)
         elif self.output_norm == "standard":
@@ -337,6 +346,23 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             (isinstance(X, np.ndarray) or sparse.issparse(X))
             and all(isinstance(k, str) for k in kernels)
             and len(self._feature_prefixes()) == len(kernels)
+        )
+
+    def _kernels_check_finite(self):
+        """Whether the kernels find NaN and infinite samples themselves.
+
+        The built-in kernels that compute squared row norms anyway do, for
+        NumPy and sparse samples, if nothing is done to the samples before
+        (centring could turn a huge finite value into an infinite one): the
+        validation of `transform` then skips a pass over the data.
+        """
+        return (
+            not self.center
+            and not self.standardize
+            and all(
+                isinstance(k, str) and SIMILARITIES[k].checks_finite
+                for k in self._block_kernels()
+            )
         )
 
     def _row_bytes(self, n_features, itemsize):
@@ -386,18 +412,22 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         """Transform an in-memory `X` chunk by chunk (see :meth:`transform`)."""
         check_same_namespace(X, self, attribute="anchors_", method="transform")
         xp, _, device = get_namespace_and_device(X)
+        kernels_check = self._kernels_check_finite()
         X = validate_data(
             self,
             X,
             reset=False,
             accept_sparse=self._sparse_option(X),
             dtype=[xp.float64, xp.float32],
+            ensure_all_finite=not kernels_check,
         )
+        if kernels_check and not (isinstance(X, np.ndarray) or sparse.issparse(X)):
+            assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
         anchors = self._preprocess(xp.astype(self.anchors_, X.dtype))
         # The anchors' side of each kernel is computed once, not per chunk.
         functions = [bind(f, anchors) for f in self._kernel_functions()]
         n_samples = X.shape[0]
-        n_workers = max(1, effective_n_jobs(self.n_jobs))
+        n_workers = self._chunk_workers()
         itemsize = xp.finfo(X.dtype).bits // 8
         chunk = get_chunk_n_rows(
             self._row_bytes(X.shape[1], itemsize) * n_workers,
@@ -410,15 +440,16 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         k = self.anchors_.shape[0]
         into_output = self._writes_into_output(X)
 
-        scratch = threading.local()
+        # Temporary buffers of each thread, reused from chunk to chunk.
+        buffers = threading.local()
 
         def fill(rows):
-            with limit_threads(kernel_budget):
+            with limit_threads(kernel_budget), reuse_buffers(buffers):
                 prepared = self._preprocess(X[rows, ...])
                 if into_output:
                     for i, f in enumerate(functions):
                         target = out[rows, i * k : (i + 1) * k]
-                        self._write_block(f, prepared, target, i, scratch)
+                        self._write_block(f, prepared, target, i)
                     return
                 blocks = [f(prepared) for f in functions]
             out[rows, ...] = self._aggregate(self._normalise(blocks, xp), xp)
@@ -426,11 +457,34 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         batches = list(gen_batches(n_samples, chunk))
         if len(batches) == 1:
             fill(batches[0])
-        else:
-            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            return out
+        # Chunk threads share the CPUs with BLAS's threads too.
+        blas = (
+            _get_threadpool_controller().limit(limits=kernel_budget, user_api="blas")
+            if n_workers > 1
+            else nullcontext()
+        )
+        with blas:
+            Parallel(n_jobs=n_workers, prefer="threads")(
                 delayed(fill)(b) for b in batches
             )
         return out
+
+    def _chunk_workers(self):
+        """Return how many chunks are transformed at once, in threads.
+
+        `n_jobs` when given. By default one, each kernel using every CPU,
+        unless the blocks mix BLAS products with compiled kernels: BLAS's
+        threads keep spinning for a while after each product, which slows
+        down the compiled kernel that follows. Every CPU then takes whole
+        chunks, its kernels and BLAS single-threaded.
+        """
+        if self.n_jobs is not None:
+            return max(1, effective_n_jobs(self.n_jobs))
+        kinds = {
+            SIMILARITIES[k].blas for k in self._block_kernels() if isinstance(k, str)
+        }
+        return kernel_threads() if len(kinds) == 2 else 1
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: one per block and anchor.

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.fixes import _get_threadpool_controller
 from sklearn.utils.validation import _check_feature_names_in
 
 try:  # scikit-learn >= 1.9
@@ -46,6 +47,7 @@ __all__ = [
     "StrOptions",
     "_check_feature_names_in",
     "_fit_context",
+    "_get_threadpool_controller",
     "check_same_namespace",
     "get_chunk_n_rows",
     "get_namespace_and_device",

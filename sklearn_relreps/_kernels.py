@@ -41,6 +41,8 @@ ROW_TILE = 4
 ANCHOR_TILE = 256
 #: Row blocks per thread, so that threads that run faster can take more blocks.
 _BLOCKS_PER_THREAD = 8
+#: Values of a block small enough to stay in a core's (L2) cache between passes.
+_CACHED_VALUES = 2**18
 #: Fewer values than this per thread are not worth a thread.
 _MIN_VALUES_PER_THREAD = 2**16
 
@@ -69,6 +71,45 @@ def kernel_threads():
     """
     n_threads = getattr(_budget, "n_threads", None)
     return cpu_count() if n_threads is None else n_threads
+
+
+@contextmanager
+def reuse_buffers(store):
+    """Let the :func:`scratch` buffers of this thread be kept in `store`.
+
+    `store` is a :class:`threading.local` owned by the caller (one transform):
+    every thread that enters this context with it keeps its own buffers there,
+    reused from one chunk to the next, and freed with `store`.
+    """
+    previous = getattr(_budget, "store", None)
+    _budget.store = store
+    try:
+        yield
+    finally:
+        _budget.store = previous
+
+
+def scratch(name, shape, dtype):
+    """Return an uninitialised array of `shape` and `dtype` for temporary values.
+
+    Inside :func:`reuse_buffers`, the buffer called `name` of this thread is
+    reused when it is large enough (grown otherwise): fresh memory costs a page
+    fault per page on first touch, and the reused buffer is often still in the
+    CPU caches. The caller must be done with it before asking for `name` again.
+    """
+    store = getattr(_budget, "store", None)
+    if store is None:
+        return np.empty(shape, dtype)
+    buffer = getattr(store, name, None)
+    if (
+        buffer is None
+        or buffer.dtype != dtype
+        or buffer.shape[1:] != tuple(shape[1:])
+        or buffer.shape[0] < shape[0]
+    ):
+        buffer = np.empty(shape, dtype)
+        setattr(store, name, buffer)
+    return buffer[: shape[0]]
 
 
 @njit(nogil=True, cache=True)
@@ -208,6 +249,42 @@ def abs_difference_distances(X, A, *, use_max, out=None):
     return out
 
 
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _centre_kernel(X, centre, out, sqnorms, zero, write):
+    # Reassociation lets the sum of squares run in several SIMD lanes; the
+    # order is still the same for a row wherever it sits in a chunk.
+    for i in range(X.shape[0]):
+        total = zero
+        for j in range(X.shape[1]):
+            value = X[i, j] - centre[j]
+            if write:
+                out[i, j] = value
+            total += value * value
+        sqnorms[i] = total
+
+
+def centred_sqnorms(X, centre, *, copy):
+    """Squared norms of the rows of ``X - centre``, in one threaded pass over `X`.
+
+    Returns ``(centred, sqnorms)``: with `copy`, ``centred = X - centre``,
+    written into the :func:`scratch` buffer "centred"; else None. Everything
+    stays in the dtype of `X`. A row with a NaN or an infinity, or whose
+    squared norm overflows, gets a squared norm that is not finite.
+    """
+    # Without `copy`, an empty placeholder (X may be read-only) is never written.
+    out = scratch("centred", X.shape, X.dtype) if copy else np.empty((0, 0), X.dtype)
+    sqnorms = np.empty(X.shape[0], X.dtype)
+    centre = np.asarray(centre, dtype=X.dtype)
+    zero = X.dtype.type(0)
+
+    def fill(rows):
+        target = out[rows] if copy else out
+        _centre_kernel(X[rows], centre, target, sqnorms[rows], zero, copy)
+
+    _on_row_blocks(X.shape[0], X.shape[1], fill)
+    return (out if copy else None), sqnorms
+
+
 def _rows(values):
     """Return a 1-D view of the memory of the rows of `values`, and their stride.
 
@@ -268,7 +345,7 @@ def scale_rows_and_clip(values, row_factors, low, high):
 
 @njit(nogil=True, cache=True)
 def _expansion_kernel(
-    flat, row_stride, x_sqnorms, a_sqnorms, ratio, row_factors, constants
+    flat, row_stride, x_sqnorms, a_sqnorms, offsets, ratio, row_factors, constants
 ):
     # constants = (noise, 0, -2, use_exp), all in the dtype of the arrays, so
     # that the arithmetic stays in that dtype.
@@ -281,7 +358,7 @@ def _expansion_kernel(
         factor = row_factors[i]
         for j in range(n_cols):
             norms = x_sqnorms[i] + ratio_squared * a_sqnorms[j]
-            squared = row[j] * minus_two_ratio + norms
+            squared = (row[j] - offsets[j]) * minus_two_ratio + norms
             if squared <= norms * noise:
                 squared = zero
             if use_exp:
@@ -291,32 +368,39 @@ def _expansion_kernel(
 
 
 def finish_squared_distances(
-    products, x_sqnorms, a_sqnorms, ratio, row_factors, noise, *, use_exp
+    products, x_sqnorms, a_sqnorms, offsets, ratio, row_factors, noise, *, use_exp
 ):
-    """In place, from ``products = x . a``: distances or Gaussian kernel values.
+    """In place, from inner products: distances or Gaussian kernel values.
 
     With ``t = x_sqnorms[i] + ratio[i]**2 * a_sqnorms[j] - 2 * ratio[i] *
-    products[i, j]``, set to 0 where at most ``noise`` times the norms, write
-    ``row_factors[i] * sqrt(t)``, or with `use_exp`, ``exp(-row_factors[i]**2 *
-    t)``. The vectors share the dtype of `products`. The exponential is NumPy's
-    (vectorised, unlike numba's), on each block while it is still in cache.
+    (products[i, j] - offsets[j])``, set to 0 where at most ``noise`` times the
+    norms, write ``row_factors[i] * sqrt(t)``, or with `use_exp`,
+    ``exp(-row_factors[i]**2 * t)``. The vectors share the dtype of `products`.
+    The exponential is NumPy's (vectorised, unlike numba's), taken on a few
+    rows at a time, while their values are still in the core's cache.
     """
     dtype = products.dtype.type
     constants = (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
+    step = max(1, _CACHED_VALUES // products.shape[1]) if use_exp else products.shape[0]
 
     def fill(flat, row_stride, rows, block):
-        _expansion_kernel(
-            flat,
-            row_stride,
-            x_sqnorms[rows],
-            a_sqnorms,
-            ratio[rows],
-            row_factors[rows],
-            constants,
-        )
-        if use_exp:
-            with np.errstate(over="ignore"):  # exponents of -inf give 0
-                np.exp(block, out=block)
+        for start in range(0, block.shape[0], step):
+            stop = min(start + step, block.shape[0])
+            part = slice(rows.start + start, rows.start + stop)
+            _expansion_kernel(
+                flat[start * row_stride :],
+                row_stride,
+                x_sqnorms[part],
+                a_sqnorms,
+                offsets,
+                ratio[part],
+                row_factors[part],
+                constants,
+            )
+            if use_exp:
+                values = block[start:stop]
+                with np.errstate(over="ignore"):  # exponents of -inf give 0
+                    np.exp(values, out=values)
 
     return _on_rows_of(products, fill)
 

@@ -12,10 +12,12 @@ from functools import partial
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils import assert_all_finite
 
 from ._compat import StrOptions, get_namespace_and_device, validate_params
 from ._kernels import (
     abs_difference_distances,
+    centred_sqnorms,
     finish_squared_distances,
     scale_rows_and_clip,
 )
@@ -47,6 +49,11 @@ class _Similarity:
     sparse: bool
     # Extra temporary values per sample row, as a multiple of n_features.
     row_overhead: int
+    # Spends its time in a BLAS matrix product (the others in compiled code).
+    blas: bool = False
+    # Raises scikit-learn's error for NaN or infinite samples itself (see
+    # `check_finite_rows`), so that their validation can skip that pass.
+    checks_finite: bool = False
 
 
 def _xp(X, A):
@@ -130,33 +137,54 @@ def _product(X, B, xp, out):
     return np.matmul(X, B, out=out)
 
 
-def _row_sqnorms_checked(X, xp):
-    """Squared row norms, and whether each is safe to use without rescaling.
+def check_finite_rows(X, sqnorms, xp):
+    """Raise scikit-learn's error if a row of `X` holds a NaN or an infinity.
+
+    Such a row has a squared norm (`sqnorms`) that is not finite, and so has a
+    finite row whose squared norm overflows: only those rows are looked at.
+    The kernels that compute squared row norms anyway thus check their input
+    at no extra cost.
+    """
+    suspect = ~xp.isfinite(sqnorms)
+    if bool(xp.any(suspect)):
+        if sparse.issparse(X):
+            suspect = np.flatnonzero(suspect)
+        assert_all_finite(X[suspect, ...], input_name="X")
+
+
+def _row_sqnorms_checked(X, xp, sqnorms=None):
+    """Squared row norms (unless given), and whether each is safe to use as is.
 
     Within [n_features * tiny / eps, max / 64], neither the squares, nor the
     products of two such rows, nor their sums overflow, and what underflows is
     below rounding: dividing the row by a power of two first (exact) would
-    change nothing.
+    change nothing. Rows of `X` with a NaN or an infinity raise an error
+    (see :func:`check_finite_rows`), when the norms are computed here.
     """
-    with np.errstate(over="ignore", under="ignore"):  # both mean: rescale
-        sqnorms = (
-            xp.asarray(_row_sqnorms(X, xp)) if sparse.issparse(X) else xp.vecdot(X, X)
-        )
+    if sqnorms is None:
+        with np.errstate(over="ignore", under="ignore"):  # both mean: rescale
+            sqnorms = (
+                xp.asarray(_row_sqnorms(X, xp))
+                if sparse.issparse(X)
+                else xp.vecdot(X, X)
+            )
+        check_finite_rows(X, sqnorms, xp)
     finfo = xp.finfo(sqnorms.dtype)
     low = X.shape[1] * float(finfo.smallest_normal) / float(finfo.eps)
     return sqnorms, (sqnorms >= low) & (sqnorms <= float(finfo.max) / 64)
 
 
-def _rescale_rows_where_needed(X, xp, floor=None):
+def _rescale_rows_where_needed(X, xp, floor=None, sqnorms=None):
     """Divide the rows that need it by a power of two of their magnitude.
 
     Rows safe as they are (see :func:`_row_sqnorms_checked`) keep the scale 1,
     unless `floor` (a power of two) is given: then every row is measured in
     units of at least `floor`. A row's scale thus depends on that row alone.
     Returns ``(X / scales[:, None], squared row norms, scales)``, with `scales`
-    None when all are 1 (and `X` itself then).
+    None when all are 1 (and `X` itself then). The squared row norms of `X`
+    are computed unless given.
     """
-    sqnorms, safe = _row_sqnorms_checked(X, xp)
+    sqnorms, safe = _row_sqnorms_checked(X, xp, sqnorms)
     if floor is None and bool(xp.all(safe)):
         return X, sqnorms, None
     scales = xp.asarray(_row_scales(X, xp))
@@ -256,44 +284,83 @@ def cosine(X, A, out=None):
     return _cosine(X, _cosine_anchors(A), out)
 
 
+#: The samples' centring is folded into the anchors' side when the anchors'
+#: centre is at most this many times their root-mean-square distance from it.
+_FOLD_CENTRE = 1.0
+
+
 def _expansion_anchors(A):
     """Compute the anchors' side of :func:`_expansion`.
 
-    Dense samples are measured from the anchors' centre: distances ignore
+    Dense samples are measured from the anchors' centre c: distances ignore
     translations, and the centre keeps the norms small and the expansion free
     of needless cancellation. Sparse samples, which centring would make dense,
     are measured from the origin.
+
+    For NumPy anchors near the origin (``|c|`` at most ``_FOLD_CENTRE`` times
+    their spread), ``(x - c) . (a - c)`` is computed as ``x . (a - c) - c . (a
+    - c)``: the second term ("offsets") is the anchors' alone, and the samples
+    need no centred copy. Its rounding error is then within ``1 +
+    _FOLD_CENTRE`` times that of the centred product. Returns ``(centre,
+    centred anchors, anchors from the origin, offsets or None)``.
     """
     xp = get_namespace_and_device(A)[0]
     centre = xp.mean(A, axis=0)
-    return centre, _anchor_units(A - centre, xp), _anchor_units(A, xp)
+    centred = _anchor_units(A - centre, xp)
+    A_c, a_sqnorms, a_scale = centred
+    offsets = None
+    if isinstance(A, np.ndarray) and a_scale is None:
+        spread = float(np.mean(a_sqnorms, dtype=np.float64))
+        near = float(np.dot(centre, centre)) <= _FOLD_CENTRE**2 * spread
+        if near:
+            wide = A_c.astype(np.float64) @ centre.astype(np.float64)
+            offsets = wide.astype(A.dtype)
+    return centre, centred, _anchor_units(A, xp), offsets
 
 
 def _expansion(X, anchors, out):
     """Terms of ``||x - a||**2 = ||x||**2 + ||a||**2 - 2 x . a``, per row scale.
 
-    Returns ``(products, x_sqnorms, a_sqnorms, ratio, scales)``: row i is
-    measured in units of ``scales[i]`` (a power of two) and the anchors in
-    units of ``scales[i] * ratio[i]``; both are None for units of 1. A row's
-    units are at least as large as its own entries and, unless the anchors
-    are safe as they are, the anchors', so that its squared distances stay
-    within the dtype's range (no overflow for huge values, no underflow for
-    tiny ones) and depend on that row and the anchors only.
+    Returns ``(products, x_sqnorms, a_sqnorms, offsets, ratio, scales)``, with
+    ``x . a = products - offsets``: row i is measured in units of
+    ``scales[i]`` (a power of two) and the anchors in units of ``scales[i] *
+    ratio[i]``; both are None for units of 1, and `offsets` None for 0. A
+    row's units are at least as large as its own entries and, unless the
+    anchors are safe as they are, the anchors', so that its squared distances
+    stay within the dtype's range (no overflow for huge values, no underflow
+    for tiny ones) and depend on that row and the anchors only.
     """
-    centre, centred, from_origin = anchors
+    centre, centred, from_origin, offsets = anchors
+    xp = _xp(X, from_origin[0])
+    x_sqnorms = None
     if sparse.issparse(X):
         A, a_sqnorms, a_scale = from_origin
     else:
         A, a_sqnorms, a_scale = centred
-        X = X - centre
-    xp = _xp(X, A)
-    X, x_sqnorms, scales = _rescale_rows_where_needed(X, xp, floor=a_scale)
+        if isinstance(X, np.ndarray):
+            # One pass over X gives the centred rows' norms (and the centred
+            # copy, unless the centring is folded into `offsets`).
+            fold = offsets is not None
+            centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=not fold)
+            check_finite_rows(X, x_sqnorms, xp)
+            if fold:
+                if bool(xp.all(_row_sqnorms_checked(X, xp, x_sqnorms)[1])):
+                    products = _product(X, A.T, xp, out)
+                    return products, x_sqnorms, a_sqnorms, offsets, None, None
+                # Rows to rescale: their units need the centred rows.
+                centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=True)
+            X = centred_X
+        else:
+            X = X - centre
+    X, x_sqnorms, scales = _rescale_rows_where_needed(
+        X, xp, floor=a_scale, sqnorms=x_sqnorms
+    )
     if scales is None:
         ratio = None
     else:
         ratio = (1.0 if a_scale is None else a_scale) / scales
     products = _product(X, A.T, xp, out)
-    return products, x_sqnorms, a_sqnorms, ratio, scales
+    return products, x_sqnorms, a_sqnorms, None, ratio, scales
 
 
 # Below this many eps times the squared norms, the expansion's rounding error
@@ -308,7 +375,7 @@ def _finish_expansion(terms, xp, row_factors, use_exp):
     Returns the distances ``row_factors * sqrt(t)`` or, with `use_exp`, the
     kernel values ``exp(-row_factors**2 * t)``.
     """
-    products, x_sqnorms, a_sqnorms, ratio, _ = terms
+    products, x_sqnorms, a_sqnorms, offsets, ratio, _ = terms
     noise = _EXPANSION_NOISE * float(xp.finfo(products.dtype).eps)
     if isinstance(products, np.ndarray):
         ones = np.ones(products.shape[0], dtype=products.dtype)
@@ -316,6 +383,7 @@ def _finish_expansion(terms, xp, row_factors, use_exp):
             products,
             x_sqnorms,
             a_sqnorms,
+            np.zeros_like(a_sqnorms) if offsets is None else offsets,
             ones if ratio is None else ratio,
             ones * row_factors if np.ndim(row_factors) == 0 else row_factors,
             noise,
@@ -445,13 +513,38 @@ _SIGNED_PERMUTATIONS = frozenset({"permutation", "sign_flip"})
 
 SIMILARITIES = {
     "cosine": _Similarity(
-        cosine, _ROTATION_LIKE | {"isotropic_scaling"}, False, False, True, 0
+        cosine,
+        _ROTATION_LIKE | {"isotropic_scaling"},
+        False,
+        False,
+        True,
+        0,
+        blas=True,
+        checks_finite=True,
     ),
-    "dot": _Similarity(dot, _ROTATION_LIKE, False, True, True, 0),
+    "dot": _Similarity(
+        dot, _ROTATION_LIKE, False, True, True, 0, blas=True, checks_finite=True
+    ),
     "euclidean": _Similarity(
-        euclidean, _ROTATION_LIKE | {"translation"}, True, True, True, 1
+        euclidean,
+        _ROTATION_LIKE | {"translation"},
+        True,
+        True,
+        True,
+        1,
+        blas=True,
+        checks_finite=True,
     ),
-    "rbf": _Similarity(rbf, _ROTATION_LIKE | {"translation"}, False, False, True, 1),
+    "rbf": _Similarity(
+        rbf,
+        _ROTATION_LIKE | {"translation"},
+        False,
+        False,
+        True,
+        1,
+        blas=True,
+        checks_finite=True,
+    ),
     "l1": _Similarity(
         manhattan,
         _SIGNED_PERMUTATIONS | {"translation"},
