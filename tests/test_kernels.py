@@ -1,5 +1,6 @@
 """The fast paths: compiled L1/L-inf kernels, threads, memory, anchor candidates."""
 
+import threading
 import tracemalloc
 
 import numpy as np
@@ -8,13 +9,18 @@ from _references import ref_kernel
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import cdist
 from sklearn import config_context
+from threadpoolctl import threadpool_info
 
 from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, _anchors
 from sklearn_relreps._kernels import (
     ANCHOR_TILE,
     abs_difference_distances,
+    centred_sqnorms,
+    finish_squared_distances,
     kernel_threads,
     limit_threads,
+    reuse_buffers,
+    scratch,
 )
 from sklearn_relreps._similarities import _reduce_abs_differences
 from sklearn_relreps.anchors import select_anchors
@@ -151,3 +157,107 @@ def test_fps_and_kmeans_choose_among_a_random_subset(monkeypatch):
     rng = np.random.RandomState(1)
     assert np.isin(many, rng.choice(300, size=48, replace=False)).all()
     assert np.unique(many).size == 12
+
+
+def test_scratch_buffers_are_reused_per_store_and_thread():
+    shape = (6, 3)
+    # Outside a store, every call gets fresh memory.
+    assert not np.shares_memory(
+        scratch("b", shape, np.float32), scratch("b", shape, np.float32)
+    )
+    store = threading.local()
+    with reuse_buffers(store):
+        first = scratch("b", shape, np.float32)
+        assert np.shares_memory(first, scratch("b", (4, 3), np.float32))
+        assert scratch("b", (4, 3), np.float32).shape == (4, 3)
+        # Another name, a larger, wider or other-dtype request: new memory.
+        for name, other, dtype in [
+            ("c", shape, np.float32),
+            ("b", (9, 3), np.float32),
+            ("b", (9, 5), np.float32),
+            ("b", (9, 5), np.float64),
+        ]:
+            buffer = scratch(name, other, dtype)
+            assert buffer.shape == other and buffer.dtype == dtype
+            assert not np.shares_memory(buffer, first)
+        seen = []
+        worker = threading.Thread(
+            target=lambda: seen.append(_in_store(store, "b", (9, 5), np.float64))
+        )
+        worker.start()
+        worker.join()
+        assert not np.shares_memory(seen[0], scratch("b", (9, 5), np.float64))
+    assert not np.shares_memory(
+        scratch("b", (9, 5), np.float64), scratch("b", (9, 5), np.float64)
+    )
+
+
+def _in_store(store, name, shape, dtype):
+    with reuse_buffers(store):
+        return scratch(name, shape, dtype)
+
+
+@pytest.mark.parametrize("copy", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_centred_sqnorms_match_definition(dtype, copy):
+    rng = np.random.RandomState(3)
+    X = rng.normal(3, 2, size=(257, 33)).astype(dtype)
+    X.setflags(write=False)  # read only: never written, even without copy
+    centre = X.mean(axis=0)
+    centred, sqnorms = centred_sqnorms(X, centre, copy=copy)
+    wide = X.astype(np.float64) - centre.astype(np.float64)
+    assert sqnorms.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(sqnorms, (wide**2).sum(axis=1), rtol=rtol)
+    if copy:
+        assert_array_equal(centred, X - centre)
+    else:
+        assert centred is None
+
+
+def test_centred_sqnorms_flag_non_finite_rows():
+    X = np.ones((5, 4), dtype=np.float32)
+    X[1, 2], X[3, 0] = np.nan, -np.inf
+    X[4] = 3e38  # finite, but its squared norm overflows
+    _, sqnorms = centred_sqnorms(X, np.zeros(4, np.float32), copy=False)
+    assert_array_equal(np.isfinite(sqnorms), [True, False, True, False, False])
+
+
+@pytest.mark.parametrize("use_exp", [False, True])
+def test_squared_distance_epilogue_matches_formula_over_many_row_blocks(use_exp):
+    # Wide rows: the exponential is taken a few rows at a time. With
+    # products = x . a + offsets, t is ||x - ratio * a||**2.
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(300, 8))
+    A = rng.normal(size=(4096, 8))
+    offsets = rng.normal(size=4096)
+    ratio = rng.uniform(0.5, 2, 300)
+    factors = rng.uniform(0.1, 0.3, 300)
+    t = ((X[:, None, :] - ratio[:, None, None] * A[None]) ** 2).sum(axis=2)
+    expected = (
+        np.exp(-(factors**2)[:, None] * t) if use_exp else factors[:, None] * np.sqrt(t)
+    )
+    products = X @ A.T + offsets
+    x_sq, a_sq = (X**2).sum(axis=1), (A**2).sum(axis=1)
+    result = finish_squared_distances(
+        products.copy(), x_sq, a_sq, offsets, ratio, factors, 1e-6, use_exp=use_exp
+    )
+    assert_allclose(result, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_mixed_product_runs_chunk_threads_and_restores_blas_threads():
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(600, 12))
+    mixed = InvariantProductTransformer(n_anchors=20, random_state=0).fit(X)
+    blas_only = InvariantProductTransformer(
+        n_anchors=20, similarities=("cosine", "euclidean"), random_state=0
+    ).fit(X)
+    assert mixed._chunk_workers() == kernel_threads()
+    assert blas_only._chunk_workers() == 1
+    assert mixed.set_params(n_jobs=1)._chunk_workers() == 1
+    mixed.set_params(n_jobs=None)
+    before = threadpool_info()
+    with config_context(working_memory=1):  # many chunks, shared out
+        chunked = mixed.transform(X)
+    assert threadpool_info() == before
+    assert_array_equal(chunked, mixed.set_params(n_jobs=1).transform(X))

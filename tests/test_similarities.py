@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy import sparse
 
 from sklearn_relreps import RelativeTransformer, get_invariances
-from sklearn_relreps._similarities import SIMILARITIES
+from sklearn_relreps._similarities import SIMILARITIES, _expansion_anchors
 
 # -- data -----------------------------------------------------------------------
 
@@ -355,3 +355,67 @@ def test_get_invariances_of_several_is_the_intersection():
 def test_get_invariances_unknown_name(similarity):
     with pytest.raises(ValueError, match="Unknown similarity.*'cosine', 'dot'"):
         get_invariances(similarity)
+
+
+# -- the expansion's two routes and the kernels' own finiteness check -------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("similarity", ["euclidean", "rbf"])
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_expansion_folds_centring_only_near_the_origin(offset, similarity, dtype):
+    # Near the origin the centring is folded into the anchors' offsets; far
+    # from it, the samples are centred. Both agree with the definition, and
+    # an anchor is at distance exactly 0 from itself either way.
+    X, A = make_data(seed=3, n=40, k=7, d=9)
+    X, A = (X + offset).astype(dtype), (A + offset).astype(dtype)
+    offsets = _expansion_anchors(A)[-1]
+    assert (offsets is None) == (offset > 0)
+    kwargs = {"gamma": 0.05} if similarity == "rbf" else {}
+    est = RelativeTransformer(anchors=A, similarity=similarity, **kwargs).fit(X)
+    result = est.transform(X)
+    assert result.dtype == dtype
+    assert_agrees(result, ref_kernel(similarity, X, A, **kwargs), dtype)
+    assert result[-1, 0] == (0.0 if similarity == "euclidean" else 1.0)
+    assert_allclose(SIMILARITIES[similarity].func(X, A, **kwargs), result, rtol=1e-6)
+
+
+@pytest.mark.parametrize("similarity", ["euclidean", "rbf"])
+def test_folded_expansion_rescales_extreme_rows_like_alone(similarity):
+    # A chunk with a row that needs rescaling takes the centring route; every
+    # row still agrees with the definition, and with itself transformed alone.
+    X, A = make_data(seed=4, n=12, k=5, d=6)
+    X[3] *= 1e150
+    X[5] *= 1e-150
+    kwargs = {"gamma": 1e-300} if similarity == "rbf" else {}
+    est = RelativeTransformer(anchors=A, similarity=similarity, **kwargs).fit(X)
+    together = est.transform(X)
+    alone = np.vstack([est.transform(X[i : i + 1]) for i in range(len(X))])
+    assert np.isfinite(together).all()
+    assert_allclose(together, ref_kernel(similarity, X, A, **kwargs), rtol=1e-9)
+    assert_allclose(together, alone, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sparse_input", [False, True])
+@pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean", "rbf"])
+def test_kernels_find_nan_and_inf_themselves(similarity, sparse_input):
+    X, A = make_data(seed=5)
+    est = RelativeTransformer(anchors=A, similarity=similarity).fit(X)
+    assert est._kernels_check_finite()
+    for value, message in [(np.nan, "NaN"), (np.inf, "infinity")]:
+        bad = X.copy()
+        bad[7, 2] = value
+        bad = sparse.csr_matrix(bad) if sparse_input else bad
+        with pytest.raises(ValueError, match=f"Input X contains {message}"):
+            est.transform(bad)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
+def test_finite_rows_whose_squared_norm_overflows_are_accepted(similarity):
+    X, A = make_data(seed=6)
+    X = X.astype(np.float32)
+    X[2] = 1e38  # finite, and so are its distances; its squared norm is not
+    est = RelativeTransformer(anchors=A, similarity=similarity).fit(X[3:])
+    result = est.transform(X)
+    assert np.isfinite(result).all()
+    assert_agrees(result, ref_kernel(similarity, X, A), np.float32)
