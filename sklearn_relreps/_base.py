@@ -380,8 +380,8 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         Rows are processed in chunks sized from scikit-learn's
         ``working_memory`` (see :func:`sklearn.set_config`), so the extra
         memory does not grow with the number of samples; with `n_jobs`, chunks
-        run in parallel threads. The compiled L1 and L-inf kernels use every
-        CPU, shared out among the `n_jobs` chunk threads.
+        run in parallel threads. BLAS and the compiled kernels use every CPU,
+        shared out among the chunk threads (see `n_jobs`).
 
         A Dask array or DataFrame is transformed lazily, block by block, into
         a Dask collection of the same kind: a Dask array with the same row
@@ -473,18 +473,18 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
     def _chunk_workers(self):
         """Return how many chunks are transformed at once, in threads.
 
-        `n_jobs` when given. By default one, each kernel using every CPU,
-        unless the blocks mix BLAS products with compiled kernels: BLAS's
+        `n_jobs` (resolved by joblib). By default one, each kernel using every
+        CPU, unless the blocks mix BLAS products with compiled kernels: BLAS's
         threads keep spinning for a while after each product, which slows
         down the compiled kernel that follows. Every CPU then takes whole
         chunks, its kernels and BLAS single-threaded.
         """
-        if self.n_jobs is not None:
-            return max(1, effective_n_jobs(self.n_jobs))
         kinds = {
             SIMILARITIES[k].blas for k in self._block_kernels() if isinstance(k, str)
         }
-        return kernel_threads() if len(kinds) == 2 else 1
+        if self.n_jobs is None and len(kinds) == 2:
+            return kernel_threads()
+        return max(1, effective_n_jobs(self.n_jobs))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: one per block and anchor.

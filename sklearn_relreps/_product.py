@@ -50,7 +50,14 @@ class InvariantProductTransformer(AnchorProjection):
     random_state : int, RandomState instance or None, default=None
         Seed of the anchor selection.
     n_jobs : int, default=None
-        Number of threads that process row chunks in :meth:`transform`.
+        Number of threads that process row chunks in :meth:`transform`;
+        the CPUs are shared out among them (BLAS's threads and the compiled
+        kernels'). ``None`` means one chunk at a time, each kernel using
+        every CPU (unless in a :func:`joblib.parallel_backend` context);
+        ``-1`` means all processors. With ``None``, blocks that mix BLAS products (cosine, dot,
+        euclidean, rbf) with compiled kernels (l1, linf) run one chunk per
+        CPU instead, single-threaded: after each product, BLAS's idle threads
+        would otherwise slow down the compiled kernel that follows.
 
     Attributes
     ----------

@@ -58,8 +58,10 @@ class RelativeTransformer(AnchorProjection):
     random_state : int, RandomState instance or None, default=None
         Seed of the anchor selection.
     n_jobs : int, default=None
-        Number of threads that process row chunks in :meth:`transform`.
-        ``None`` means 1 unless in a :func:`joblib.parallel_backend` context;
+        Number of threads that process row chunks in :meth:`transform`;
+        the CPUs are shared out among them (BLAS's threads and the compiled
+        kernels'). ``None`` means one chunk at a time, each kernel using
+        every CPU (unless in a :func:`joblib.parallel_backend` context);
         ``-1`` means all processors.
 
     Attributes
