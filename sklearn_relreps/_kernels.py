@@ -41,8 +41,6 @@ ROW_TILE = 4
 ANCHOR_TILE = 256
 #: Row blocks per thread, so that threads that run faster can take more blocks.
 _BLOCKS_PER_THREAD = 8
-#: Values of a block small enough to stay in a core's (L2) cache between passes.
-_CACHED_VALUES = 2**18
 #: Fewer values than this per thread are not worth a thread.
 _MIN_VALUES_PER_THREAD = 2**16
 
@@ -376,31 +374,26 @@ def finish_squared_distances(
     (products[i, j] - offsets[j])``, set to 0 where at most ``noise`` times the
     norms, write ``row_factors[i] * sqrt(t)``, or with `use_exp`,
     ``exp(-row_factors[i]**2 * t)``. The vectors share the dtype of `products`.
-    The exponential is NumPy's (vectorised, unlike numba's), taken on a few
-    rows at a time, while their values are still in the core's cache.
+    The exponential is NumPy's (vectorised, unlike numba's), on each block
+    of rows while it is still in cache.
     """
     dtype = products.dtype.type
     constants = (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
-    step = max(1, _CACHED_VALUES // products.shape[1]) if use_exp else products.shape[0]
 
     def fill(flat, row_stride, rows, block):
-        for start in range(0, block.shape[0], step):
-            stop = min(start + step, block.shape[0])
-            part = slice(rows.start + start, rows.start + stop)
-            _expansion_kernel(
-                flat[start * row_stride :],
-                row_stride,
-                x_sqnorms[part],
-                a_sqnorms,
-                offsets,
-                ratio[part],
-                row_factors[part],
-                constants,
-            )
-            if use_exp:
-                values = block[start:stop]
-                with np.errstate(over="ignore"):  # exponents of -inf give 0
-                    np.exp(values, out=values)
+        _expansion_kernel(
+            flat,
+            row_stride,
+            x_sqnorms[rows],
+            a_sqnorms,
+            offsets,
+            ratio[rows],
+            row_factors[rows],
+            constants,
+        )
+        if use_exp:
+            with np.errstate(over="ignore"):  # exponents of -inf give 0
+                np.exp(block, out=block)
 
     return _on_rows_of(products, fill)
 

@@ -54,10 +54,11 @@ class InvariantProductTransformer(AnchorProjection):
         the CPUs are shared out among them (BLAS's threads and the compiled
         kernels'). ``None`` means one chunk at a time, each kernel using
         every CPU (unless in a :func:`joblib.parallel_backend` context);
-        ``-1`` means all processors. With ``None``, blocks that mix BLAS products (cosine, dot,
-        euclidean, rbf) with compiled kernels (l1, linf) run one chunk per
-        CPU instead, single-threaded: after each product, BLAS's idle threads
-        would otherwise slow down the compiled kernel that follows.
+        ``-1`` means all processors. With ``None``, blocks that mix BLAS
+        products (cosine, dot, euclidean, rbf) with compiled kernels (l1,
+        linf) run one chunk per CPU instead, single-threaded: after each
+        product, BLAS's idle threads would otherwise slow down the compiled
+        kernel that follows.
 
     Attributes
     ----------

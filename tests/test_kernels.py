@@ -224,9 +224,9 @@ def test_centred_sqnorms_flag_non_finite_rows():
 
 
 @pytest.mark.parametrize("use_exp", [False, True])
-def test_squared_distance_epilogue_matches_formula_over_many_row_blocks(use_exp):
-    # Wide rows: the exponential is taken a few rows at a time. With
-    # products = x . a + offsets, t is ||x - ratio * a||**2.
+def test_squared_distance_epilogue_matches_formula(use_exp):
+    # With products = x . a + offsets, t is ||x - ratio * a||**2; enough
+    # values for several threads' row blocks.
     rng = np.random.RandomState(4)
     X = rng.normal(size=(300, 8))
     A = rng.normal(size=(4096, 8))
