@@ -313,8 +313,7 @@ def _expansion_anchors(A):
         spread = float(np.mean(a_sqnorms, dtype=np.float64))
         near = float(np.dot(centre, centre)) <= _FOLD_CENTRE**2 * spread
         if near:
-            wide = A_c.astype(np.float64) @ centre.astype(np.float64)
-            offsets = wide.astype(A.dtype)
+            offsets = A_c @ centre
     return centre, centred, _anchor_units(A, xp), offsets
 
 
