@@ -261,6 +261,20 @@ def timing_pass(n_samples, repeats, slow_repeats):
     return rows
 
 
+def alone_pass(n_samples, repeats, names):
+    """Time `names` against the floor, in turns, with nothing else in the process."""
+    X, A = make_data(n_samples)
+    for name in names:
+        est = RelativeTransformer(anchors=A, similarity=name).fit(A)
+        est.transform(X[:8])
+        ours, floor = timed_alternately(
+            lambda est=est: est.transform(X), lambda: X @ A.T, repeats
+        )
+        print(
+            f"{name}: {ours:.3f} s, floor {floor:.3f} s, {ours / floor:.2f}x the floor"
+        )
+
+
 # -- reporting ----------------------------------------------------------------
 
 
@@ -325,11 +339,21 @@ def main():
         help="repeats of SciPy and of PyTorch L1/L-inf (tens of seconds each)",
     )
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument(
+        "--alone",
+        nargs="+",
+        choices=list(SIMILARITIES),
+        help="time only these similarities against the floor, in a process that "
+        "runs nothing else (no baselines, product, fits or memory pass)",
+    )
     parser.add_argument("--memory-pass", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     n_samples = args.n_samples or (10_000 if args.quick else 100_000)
     if args.memory_pass:
         print(json.dumps(memory_pass(n_samples)))
+        return
+    if args.alone:
+        alone_pass(n_samples, args.repeats, args.alone)
         return
     description = machine()
     print(description)
