@@ -300,9 +300,11 @@ def _expansion_anchors(A):
     For NumPy anchors near the origin (``|c|`` at most ``_FOLD_CENTRE`` times
     their spread), ``(x - c) . (a - c)`` is computed as ``x . (a - c) - c . (a
     - c)``: the second term ("offsets") is the anchors' alone, and the samples
-    need no centred copy. Its rounding error is then within ``1 +
-    _FOLD_CENTRE`` times that of the centred product. Returns ``(centre,
-    centred anchors, anchors from the origin, offsets or None)``.
+    need no centred copy. The rounding error of the product grows from the
+    order of ``eps |x - c| |a - c|`` to ``eps (|x - c| + |c|) |a - c|``: with
+    ``|c|`` no larger than the anchors' spread, that is at most the error for
+    a sample at the anchors' typical distance from their centre. Returns
+    ``(centre, centred anchors, anchors from the origin, offsets or None)``.
     """
     xp = get_namespace_and_device(A)[0]
     centre = xp.mean(A, axis=0)
