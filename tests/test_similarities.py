@@ -385,6 +385,7 @@ def test_folded_expansion_rescales_extreme_rows_like_alone(similarity):
     # A chunk with a row that needs rescaling takes the centring route; every
     # row still agrees with the definition, and with itself transformed alone.
     X, A = make_data(seed=4, n=12, k=5, d=6)
+    assert _expansion_anchors(A)[-1] is not None  # the folded route
     X[3] *= 1e150
     X[5] *= 1e-150
     kwargs = {"gamma": 1e-300} if similarity == "rbf" else {}
