@@ -360,7 +360,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             not self.center
             and not self.standardize
             and all(
-                isinstance(k, str) and SIMILARITIES[k].checks_finite
+                isinstance(k, str) and SIMILARITIES[k].blas
                 for k in self._block_kernels()
             )
         )

@@ -49,11 +49,10 @@ class _Similarity:
     sparse: bool
     # Extra temporary values per sample row, as a multiple of n_features.
     row_overhead: int
-    # Spends its time in a BLAS matrix product (the others in compiled code).
+    # Spends its time in a BLAS matrix product (the others in compiled code),
+    # after computing the samples' squared norms, from which it also finds NaN
+    # and infinite samples itself (see `check_finite_rows`).
     blas: bool = False
-    # Raises scikit-learn's error for NaN or infinite samples itself (see
-    # `check_finite_rows`), so that their validation can skip that pass.
-    checks_finite: bool = False
 
 
 def _xp(X, A):
@@ -521,11 +520,8 @@ SIMILARITIES = {
         True,
         0,
         blas=True,
-        checks_finite=True,
     ),
-    "dot": _Similarity(
-        dot, _ROTATION_LIKE, False, True, True, 0, blas=True, checks_finite=True
-    ),
+    "dot": _Similarity(dot, _ROTATION_LIKE, False, True, True, 0, blas=True),
     "euclidean": _Similarity(
         euclidean,
         _ROTATION_LIKE | {"translation"},
@@ -534,7 +530,6 @@ SIMILARITIES = {
         True,
         1,
         blas=True,
-        checks_finite=True,
     ),
     "rbf": _Similarity(
         rbf,
@@ -544,7 +539,6 @@ SIMILARITIES = {
         True,
         1,
         blas=True,
-        checks_finite=True,
     ),
     "l1": _Similarity(
         manhattan,
