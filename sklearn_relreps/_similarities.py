@@ -332,26 +332,23 @@ def _expansion(X, anchors, out):
     """
     centre, centred, from_origin, offsets = anchors
     xp = _xp(X, from_origin[0])
+    A, a_sqnorms, a_scale = from_origin if sparse.issparse(X) else centred
     x_sqnorms = None
-    if sparse.issparse(X):
-        A, a_sqnorms, a_scale = from_origin
-    else:
-        A, a_sqnorms, a_scale = centred
-        if isinstance(X, np.ndarray):
-            # One pass over X gives the centred rows' norms (and the centred
-            # copy, unless the centring is folded into `offsets`).
-            fold = offsets is not None
-            centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=not fold)
-            check_finite_rows(X, x_sqnorms, xp)
-            if fold:
-                if bool(xp.all(_row_sqnorms_checked(X, xp, x_sqnorms)[1])):
-                    products = _product(X, A.T, xp, out)
-                    return products, x_sqnorms, a_sqnorms, offsets, None, None
-                # Rows to rescale: their units need the centred rows.
-                centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=True)
-            X = centred_X
-        else:
-            X = X - centre
+    if isinstance(X, np.ndarray):
+        # One pass over X gives the centred rows' norms, and the centred copy
+        # unless the centring is folded into `offsets`.
+        centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=offsets is None)
+        check_finite_rows(X, x_sqnorms, xp)
+        if offsets is not None and bool(
+            xp.all(_row_sqnorms_checked(X, xp, x_sqnorms)[1])
+        ):
+            products = _product(X, A.T, xp, out)
+            return products, x_sqnorms, a_sqnorms, offsets, None, None
+        if centred_X is None:  # rows to rescale: their units need centred rows
+            centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=True)
+        X = centred_X
+    elif not sparse.issparse(X):
+        X = X - centre
     X, x_sqnorms, scales = _rescale_rows_where_needed(
         X, xp, floor=a_scale, sqnorms=x_sqnorms
     )
