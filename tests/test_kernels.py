@@ -2,10 +2,13 @@
 
 import threading
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 from _references import ref_kernel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.spatial.distance import cdist
 from sklearn import config_context
@@ -65,6 +68,72 @@ def test_compiled_kernel_identical_rows_are_at_distance_zero():
     X = np.random.RandomState(2).normal(size=(6, 9)).astype(np.float32) * 1e3
     for use_max in (False, True):
         assert_array_equal(np.diag(abs_difference_distances(X, X, use_max=use_max)), 0)
+
+
+def _l1_scale(X, A):
+    """``|x - c|_1 + |a - c|_1`` in float64, c the anchors' mean."""
+    centre = A.astype(np.float64).mean(axis=0)
+    x_norms = np.abs(X - centre).sum(axis=1)
+    return x_norms[:, None] + np.abs(A - centre).sum(axis=1)[None, :]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_features=st.integers(1, 70),
+    offset=st.sampled_from([0.0, 1.0, 1e3, -1e5]),
+    closeness=st.sampled_from([1e-7, 1e-4, 1e-2, 1.0]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_l1_kernel_meets_its_rounding_bound(seed, n_features, offset, closeness, dtype):
+    # Samples are perturbed anchors, some of them exact copies, so that the
+    # pairs range from identical through near to far.
+    rng = np.random.RandomState(seed % 2**32)
+    A = (offset + rng.normal(size=(9, n_features))).astype(dtype)
+    X = A[rng.randint(0, 9, size=14)] + closeness * rng.normal(size=(14, n_features))
+    X[:3] = A[:3]
+    X = X.astype(dtype)
+    result = abs_difference_distances(X, A, use_max=False)
+    exact = reference(X, A, False)
+    eps = np.finfo(dtype).eps
+    error = np.abs(result - exact)
+    assert np.all(error <= (n_features + 8) * eps * _l1_scale(X, A))
+    # Close pairs are summed directly: the direct sum's relative precision.
+    close = exact <= 2.0**-4 * _l1_scale(X, A)
+    assert np.all(error[close] <= (n_features + 2) * eps * exact[close])
+    assert_array_equal(np.diag(result[:3, :3]), 0)
+
+
+def test_l1_kernel_results_do_not_depend_on_other_rows():
+    rng = np.random.RandomState(7)
+    A = rng.normal(size=(11, 33)).astype(np.float32) + 50
+    near = A[[1, 4, 4, 9]] + 1e-3 * rng.normal(size=(4, 33)).astype(np.float32)
+    X = np.vstack([near, rng.normal(size=(9, 33)).astype(np.float32) + 50, A[:3]])
+    together = abs_difference_distances(X, A, use_max=False)
+    for order in (rng.permutation(len(X)), np.arange(len(X))[::-1]):
+        assert_array_equal(
+            abs_difference_distances(X[order], A, use_max=False), together[order]
+        )
+    for i in range(len(X)):
+        assert_array_equal(
+            abs_difference_distances(X[i : i + 1], A, use_max=False),
+            together[i : i + 1],
+        )
+
+
+def test_l1_kernel_overflow_gives_inf_not_nan():
+    # The formula's sums overflow (inf - inf is NaN): such pairs are summed
+    # directly, and a distance beyond float32's range is inf.
+    big = np.finfo(np.float32).max * 0.75
+    X = np.array([[big, -big, 1.0], [0.0, 1.0, 2.0], [-big, big, big]], np.float32)
+    A = np.array([[-big, big, 0.0], [1.0, 1.0, 1.0]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = abs_difference_distances(X, A, use_max=False)
+    with np.errstate(over="ignore"):
+        expected = reference(X, A, False).astype(np.float32)
+    assert np.isinf(expected).sum() == 4
+    assert_allclose(result, expected, rtol=1e-6)
 
 
 def test_compiled_kernel_reads_any_layout_and_keeps_input(tmp_path):
