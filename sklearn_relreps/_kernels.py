@@ -182,38 +182,45 @@ def _manhattan_kernel(X, anchors, centre, centred, a_sums, a_norms, tolerance, o
     zero = X.dtype.type(0)
     two = X.dtype.type(2)
     rows = np.zeros((4, n_features), X.dtype)
-    x_sums = np.zeros(4, X.dtype)
-    x_norms = np.zeros(4, X.dtype)
+    block = np.empty((4, ANCHOR_TILE), X.dtype)
     for start in range(0, n_anchors, ANCHOR_TILE):
         stop = min(start + ANCHOR_TILE, n_anchors)
         for i in range(0, n_samples, 4):
             height = min(4, n_samples - i)
             for r in range(height):
-                total = norm = zero
                 for f in range(n_features):
-                    value = X[i + r, f] - centre[f]
-                    rows[r, f] = value
-                    total += value
-                    norm += abs(value)
-                x_sums[r] = total
-                x_norms[r] = norm
+                    rows[r, f] = X[i + r, f] - centre[f]
             x0, x1, x2, x3 = rows[0], rows[1], rows[2], rows[3]
             for j in range(start, stop, 4):
-                width = min(4, stop - j)
-                a0, a1, a2, a3 = (
+                sums = _tile_sums(
+                    x0,
+                    x1,
+                    x2,
+                    x3,
                     centred[j],
                     centred[j + 1],
                     centred[j + 2],
                     centred[j + 3],
                 )
-                sums = _tile_sums(x0, x1, x2, x3, a0, a1, a2, a3)
-                for r in range(height):
-                    for c in range(width):
-                        value = (two * sums[r][c] - x_sums[r]) - a_sums[j + c]
-                        # Also true for NaN, from sums that overflowed.
-                        if not value > tolerance * (x_norms[r] + a_norms[j + c]):
-                            value = _gap_sum(X[i + r], anchors[j + c])
-                        out[i + r, j + c] = value
+                for r in range(4):
+                    for c in range(4):
+                        block[r, j - start + c] = sums[r][c]
+            for r in range(height):
+                x_sum = x_norm = zero
+                for f in range(n_features):
+                    x_sum += rows[r, f]
+                    x_norm += abs(rows[r, f])
+                target = out[i + r, start:stop]
+                n_near = 0
+                for k in range(stop - start):
+                    value = (two * block[r, k] - x_sum) - a_sums[start + k]
+                    target[k] = value
+                    # Also near for NaN, from sums that overflowed.
+                    n_near += not value > tolerance * (x_norm + a_norms[start + k])
+                if n_near:
+                    for k in range(stop - start):
+                        if not target[k] > tolerance * (x_norm + a_norms[start + k]):
+                            target[k] = _gap_sum(X[i + r], anchors[start + k])
 
 
 @njit(nogil=True, cache=True)
