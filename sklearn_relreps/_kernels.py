@@ -171,11 +171,13 @@ def _manhattan_kernel(X, anchors, centre, centred, a_sums, a_norms, tolerance, o
 
     `centred` holds the `anchors` minus `centre`, padded with zero rows to a
     multiple of 4; `a_sums` and `a_norms` are the sums and L1 norms of its
-    rows. Each tile of 4 samples is centred once per
-    anchor tile, and ``|x - a|_1 = 2 sum(max(x, a)) - sum(x) - sum(a)`` on
-    centred rows costs two operations per feature instead of three. Where a
-    result is at most `tolerance` times ``|x - c|_1 + |a - c|_1``, it is
-    recomputed as ``sum(|x - a|)``, from the rows as given.
+    rows. Each tile of 4 samples is centred once per anchor tile, and ``|x -
+    a|_1 = 2 sum(max(x, a)) - sum(x) - sum(a)`` on centred rows costs two
+    operations per feature instead of three. The sums of ``max`` for the
+    whole anchor tile are kept, then finished one sample row at a time in
+    passes that vectorise; where a result is at most `tolerance` times ``|x -
+    c|_1 + |a - c|_1``, it is recomputed as ``sum(|x - a|)``, from the rows
+    as given.
     """
     n_samples, n_features = X.shape
     n_anchors = out.shape[1]
