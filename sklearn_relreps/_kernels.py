@@ -165,6 +165,12 @@ def _gap_sum(x, a):
     return total
 
 
+@njit(inline="always")
+def _near(value, scale, tolerance):
+    # Also true for NaN, from sums that overflowed.
+    return not value > tolerance * scale
+
+
 @njit(nogil=True, cache=True, fastmath={"reassoc"})
 def _manhattan_kernel(X, anchors, centre, centred, a_sums, a_norms, tolerance, out):
     """Fill ``out`` with the L1 distances of the rows of `X` to the anchors.
@@ -217,11 +223,10 @@ def _manhattan_kernel(X, anchors, centre, centred, a_sums, a_norms, tolerance, o
                 for k in range(stop - start):
                     value = (two * block[r, k] - x_sum) - a_sums[start + k]
                     target[k] = value
-                    # Also near for NaN, from sums that overflowed.
-                    n_near += not value > tolerance * (x_norm + a_norms[start + k])
+                    n_near += _near(value, x_norm + a_norms[start + k], tolerance)
                 if n_near:
                     for k in range(stop - start):
-                        if not target[k] > tolerance * (x_norm + a_norms[start + k]):
+                        if _near(target[k], x_norm + a_norms[start + k], tolerance):
                             target[k] = _gap_sum(X[i + r], anchors[start + k])
 
 
@@ -350,7 +355,7 @@ def abs_difference_distances(X, A, *, use_max, out=None):
     and close pairs keep the direct sum's relative precision.
     """
     X = np.ascontiguousarray(X)
-    A = np.asarray(A, dtype=X.dtype)
+    A = np.ascontiguousarray(A, dtype=X.dtype)
     if out is None:
         out = np.empty((X.shape[0], A.shape[0]), dtype=X.dtype)
     n_work = A.shape[0] * X.shape[1] // 64  # the kernel is n_features times costlier
@@ -365,7 +370,6 @@ def abs_difference_distances(X, A, *, use_max, out=None):
             _chebyshev_fill(X[rows], anchors_t, out[rows])
 
     else:
-        A = np.ascontiguousarray(A)
         centre = A.mean(axis=0)
         centred = np.zeros((-(-A.shape[0] // 4) * 4, A.shape[1]), X.dtype)
         np.subtract(A, centre, out=centred[: A.shape[0]])
