@@ -2,6 +2,7 @@
 
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
 from math import ceil
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
 from scipy import sparse
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import (
     assert_all_finite,
@@ -18,7 +20,6 @@ from sklearn.utils import (
     check_random_state,
     gen_batches,
 )
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._anchors import ANCHOR_METHODS, choose_anchors
@@ -423,11 +424,25 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         )
         if kernels_check and not (isinstance(X, np.ndarray) or sparse.issparse(X)):
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
+        n_workers = min(self._chunk_workers(X), max(1, X.shape[0]))
+        kernel_budget = max(1, kernel_threads() // n_workers)
+        # With chunk threads, BLAS runs with its share of the CPUs from the
+        # anchors' side on: after a threaded product, BLAS's idle threads keep
+        # spinning for about 0.1 s, and would take CPU time from the chunks.
+        blas = (
+            _get_threadpool_controller().limit(limits=kernel_budget, user_api="blas")
+            if n_workers > 1
+            else nullcontext()
+        )
+        with blas:
+            return self._transform_chunks(X, xp, device, n_workers, kernel_budget)
+
+    def _transform_chunks(self, X, xp, device, n_workers, kernel_budget):
+        """Fill the output chunk by chunk, in `n_workers` threads."""
         anchors = self._preprocess(xp.astype(self.anchors_, X.dtype))
         # The anchors' side of each kernel is computed once, not per chunk.
         functions = [bind(f, anchors) for f in self._kernel_functions()]
         n_samples = X.shape[0]
-        n_workers = self._chunk_workers()
         itemsize = xp.finfo(X.dtype).bits // 8
         chunk = get_chunk_n_rows(
             self._row_bytes(X.shape[1], itemsize) * n_workers,
@@ -436,15 +451,19 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         block_rows = max(1, BLOCK_BYTES // (itemsize * self.anchors_.shape[0]))
         chunk = min(chunk, block_rows, ceil(n_samples / n_workers))
         out = xp.empty((n_samples, self._n_features_out), dtype=X.dtype, device=device)
-        kernel_budget = max(1, kernel_threads() // n_workers)
         k = self.anchors_.shape[0]
         into_output = self._writes_into_output(X)
-
+        # Chunk threads see the caller's scikit-learn configuration.
+        config = get_config()
         # Temporary buffers of each thread, reused from chunk to chunk.
         buffers = threading.local()
 
         def fill(rows):
-            with limit_threads(kernel_budget), reuse_buffers(buffers):
+            with (
+                config_context(**config),
+                limit_threads(kernel_budget),
+                reuse_buffers(buffers),
+            ):
                 prepared = self._preprocess(X[rows, ...])
                 if into_output:
                     for i, f in enumerate(functions):
@@ -457,32 +476,28 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         batches = list(gen_batches(n_samples, chunk))
         if len(batches) == 1:
             fill(batches[0])
-            return out
-        # Chunk threads share the CPUs with BLAS's threads too.
-        blas = (
-            _get_threadpool_controller().limit(limits=kernel_budget, user_api="blas")
-            if n_workers > 1
-            else nullcontext()
-        )
-        with blas:
-            Parallel(n_jobs=n_workers, prefer="threads")(
-                delayed(fill)(b) for b in batches
-            )
+        else:
+            # A pool of plain threads: starting one costs microseconds, where a
+            # joblib Parallel call costs about 10 ms.
+            with ThreadPoolExecutor(n_workers) as pool:
+                list(pool.map(fill, batches))
         return out
 
-    def _chunk_workers(self):
-        """Return how many chunks are transformed at once, in threads.
+    def _chunk_workers(self, X):
+        """Return how many chunks of `X` are transformed at once, in threads.
 
-        `n_jobs` (resolved by joblib). By default one, each kernel using every
-        CPU, unless the blocks mix BLAS products with compiled kernels: BLAS's
-        threads keep spinning for a while after each product, which slows
-        down the compiled kernel that follows. Every CPU then takes whole
-        chunks, its kernels and BLAS single-threaded.
+        `n_jobs` (resolved by joblib). By default, for NumPy or sparse `X`
+        and blocks that include a BLAS product (cosine, dot, euclidean, rbf),
+        one per CPU, each running BLAS and its kernels single-threaded: after
+        a threaded product, BLAS's threads keep spinning for a while, which
+        slows down the compiled kernels that finish each block. Otherwise
+        one, each kernel using every CPU.
         """
-        kinds = {
-            SIMILARITIES[k].blas for k in self._block_kernels() if isinstance(k, str)
-        }
-        if self.n_jobs is None and len(kinds) == 2:
+        blas = any(
+            isinstance(k, str) and SIMILARITIES[k].blas for k in self._block_kernels()
+        )
+        on_host = isinstance(X, np.ndarray) or sparse.issparse(X)
+        if self.n_jobs is None and blas and on_host:
             return kernel_threads()
         return max(1, effective_n_jobs(self.n_jobs))
 

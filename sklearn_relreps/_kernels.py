@@ -45,6 +45,9 @@ ANCHOR_TILE = 256
 #: L1 distances below this fraction of ``|x - c|_1 + |a - c|_1`` are summed
 #: directly: the faster formula's rounding error is a fraction of that scale.
 _NEAR_L1 = 2.0**-4
+#: Values of the product finished and exponentiated at once, while they stay
+#: in the L2 cache (256 KiB of float32).
+_IN_CACHE_VALUES = 2**16
 #: Row blocks per thread, so that threads that run faster can take more blocks.
 _BLOCKS_PER_THREAD = 8
 #: Fewer values than this per thread are not worth a thread.
@@ -513,26 +516,33 @@ def finish_squared_distances(
     (products[i, j] - offsets[j])``, set to 0 where at most ``noise`` times the
     norms, write ``row_factors[i] * sqrt(t)``, or with `use_exp`,
     ``exp(-row_factors[i]**2 * t)``. The vectors share the dtype of `products`.
-    The exponential is NumPy's (vectorised, unlike numba's), on each block
-    of rows while it is still in cache.
+    The exponential is NumPy's (vectorised, unlike numba's), on each piece of
+    ``_IN_CACHE_VALUES`` values while it is still in cache.
     """
     dtype = products.dtype.type
     constants = (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
+    n_rows, n_cols = products.shape
+    piece = max(1, _IN_CACHE_VALUES // n_cols) if use_exp else max(1, n_rows)
 
     def fill(flat, row_stride, rows, block):
-        _expansion_kernel(
-            flat,
-            row_stride,
-            x_sqnorms[rows],
-            a_sqnorms,
-            offsets,
-            ratio[rows],
-            row_factors[rows],
-            constants,
-        )
-        if use_exp:
-            with np.errstate(over="ignore"):  # exponents of -inf give 0
-                np.exp(block, out=block)
+        n_block = block.shape[0]
+        for start in range(0, n_block, piece):
+            stop = min(start + piece, n_block)
+            part = slice(rows.start + start, rows.start + stop)
+            _expansion_kernel(
+                flat[start * row_stride :],
+                row_stride,
+                x_sqnorms[part],
+                a_sqnorms,
+                offsets,
+                ratio[part],
+                row_factors[part],
+                constants,
+            )
+            if use_exp:
+                values = block[start:stop]
+                with np.errstate(over="ignore"):  # exponents of -inf give 0
+                    np.exp(values, out=values)
 
     return _on_rows_of(products, fill)
 

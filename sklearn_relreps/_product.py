@@ -52,13 +52,14 @@ class InvariantProductTransformer(AnchorProjection):
     n_jobs : int, default=None
         Number of threads that process row chunks in :meth:`transform`;
         the CPUs are shared out among them (BLAS's threads and the compiled
-        kernels'). ``None`` means one chunk at a time, each kernel using
-        every CPU (unless in a :func:`joblib.parallel_backend` context);
-        ``-1`` means all processors. With ``None``, blocks that mix BLAS
-        products (cosine, dot, euclidean, rbf) with compiled kernels (l1,
-        linf) run one chunk per CPU instead, single-threaded: after each
-        product, BLAS's idle threads would otherwise slow down the compiled
-        kernel that follows.
+        kernels'). ``-1`` means all processors. ``None`` means one thread per
+        CPU, each running BLAS and the compiled kernels single-threaded, for
+        NumPy or sparse input and a similarity computed from a BLAS product
+        (cosine, dot, euclidean, rbf): after a threaded product, BLAS's idle
+        threads keep spinning for a while and slow down the compiled pass that
+        finishes each block. Otherwise ``None`` means one chunk at a time, each
+        kernel using every CPU (unless in a :func:`joblib.parallel_backend`
+        context).
 
     Attributes
     ----------

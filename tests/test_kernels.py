@@ -10,7 +10,9 @@ from _references import ref_kernel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
 from scipy.spatial.distance import cdist
+import sklearn
 from sklearn import config_context
 from threadpoolctl import threadpool_info
 
@@ -314,19 +316,40 @@ def test_squared_distance_epilogue_matches_formula(use_exp):
     assert_allclose(result, expected, rtol=1e-9, atol=1e-9)
 
 
-def test_mixed_product_runs_chunk_threads_and_restores_blas_threads():
+def test_blas_blocks_run_chunk_threads_and_restore_blas_threads():
     rng = np.random.RandomState(5)
     X = rng.normal(size=(600, 12))
     mixed = InvariantProductTransformer(n_anchors=20, random_state=0).fit(X)
     blas_only = InvariantProductTransformer(
         n_anchors=20, similarities=("cosine", "euclidean"), random_state=0
     ).fit(X)
-    assert mixed._chunk_workers() == kernel_threads()
-    assert blas_only._chunk_workers() == 1
-    assert mixed.set_params(n_jobs=1)._chunk_workers() == 1
+    compiled_only = InvariantProductTransformer(
+        n_anchors=20, similarities=("l1", "linf"), random_state=0
+    ).fit(X)
+    assert mixed._chunk_workers(X) == kernel_threads()
+    assert blas_only._chunk_workers(X) == kernel_threads()
+    assert blas_only._chunk_workers(sparse.csr_matrix(X)) == kernel_threads()
+    assert compiled_only._chunk_workers(X) == 1
+    assert mixed.set_params(n_jobs=1)._chunk_workers(X) == 1
     mixed.set_params(n_jobs=None)
     before = threadpool_info()
     with config_context(working_memory=1):  # many chunks, shared out
         chunked = mixed.transform(X)
     assert threadpool_info() == before
     assert_array_equal(chunked, mixed.set_params(n_jobs=1).transform(X))
+
+
+def test_chunk_threads_see_the_callers_configuration():
+    seen = set()
+
+    def similarity(X, A):
+        seen.add((threading.get_ident(), sklearn.get_config()["working_memory"]))
+        return X @ A.T
+
+    X = np.random.RandomState(0).normal(size=(500, 6))
+    est = RelativeTransformer(8, similarity=similarity, n_jobs=2).fit(X)
+    seen.clear()
+    with config_context(working_memory=1):
+        est.transform(X)
+    assert {memory for _, memory in seen} == {1}
+    assert threading.get_ident() not in {thread for thread, _ in seen}
