@@ -6,13 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from _references import ref_kernel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.spatial.distance import cdist
-import sklearn
 from sklearn import config_context
 from threadpoolctl import threadpool_info
 
