@@ -390,39 +390,35 @@ def abs_difference_distances(X, A, *, use_max, out=None):
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
-def _centre_kernel(X, centre, out, sqnorms, zero, write):
+def _centre_kernel(X, centre, out, sqnorms, zero):
     # Reassociation lets the sum of squares run in several SIMD lanes; the
     # order is still the same for a row wherever it sits in a chunk.
     for i in range(X.shape[0]):
         total = zero
         for j in range(X.shape[1]):
             value = X[i, j] - centre[j]
-            if write:
-                out[i, j] = value
+            out[i, j] = value
             total += value * value
         sqnorms[i] = total
 
 
-def centred_sqnorms(X, centre, *, copy):
-    """Squared norms of the rows of ``X - centre``, in one threaded pass over `X`.
+def centred_sqnorms(X, centre):
+    """Return ``X - centre`` and its squared row norms, in one threaded pass.
 
-    Returns ``(centred, sqnorms)``: with `copy`, ``centred = X - centre``,
-    written into the :func:`scratch` buffer "centred"; else None. Everything
-    stays in the dtype of `X`. A row with a NaN or an infinity, or whose
-    squared norm overflows, gets a squared norm that is not finite.
+    The centred rows are written into the :func:`scratch` buffer "centred".
+    Everything stays in the dtype of `X`. A row with a NaN or an infinity, or
+    whose squared norm overflows, gets a squared norm that is not finite.
     """
-    # Without `copy`, an empty placeholder (X may be read-only) is never written.
-    out = scratch("centred", X.shape, X.dtype) if copy else np.empty((0, 0), X.dtype)
+    out = scratch("centred", X.shape, X.dtype)
     sqnorms = np.empty(X.shape[0], X.dtype)
     centre = np.asarray(centre, dtype=X.dtype)
     zero = X.dtype.type(0)
 
     def fill(rows):
-        target = out[rows] if copy else out
-        _centre_kernel(X[rows], centre, target, sqnorms[rows], zero, copy)
+        _centre_kernel(X[rows], centre, out[rows], sqnorms[rows], zero)
 
     _on_row_blocks(X.shape[0], X.shape[1], fill)
-    return (out if copy else None), sqnorms
+    return out, sqnorms
 
 
 def _rows(values):
@@ -484,27 +480,92 @@ def scale_rows_and_clip(values, row_factors, low, high):
 
 
 @njit(nogil=True, cache=True)
-def _expansion_kernel(
-    flat, row_stride, x_sqnorms, a_sqnorms, offsets, ratio, row_factors, constants
-):
+def _finish_row(row, x_sqnorm, a_sqnorms, offsets, ratio, factor, constants):
     # constants = (noise, 0, -2, use_exp), all in the dtype of the arrays, so
     # that the arithmetic stays in that dtype.
     noise, zero, minus_two, use_exp = constants
+    minus_two_ratio = minus_two * ratio
+    ratio_squared = ratio * ratio
+    for j in range(a_sqnorms.shape[0]):
+        norms = x_sqnorm + ratio_squared * a_sqnorms[j]
+        squared = (row[j] - offsets[j]) * minus_two_ratio + norms
+        if squared <= norms * noise:
+            squared = zero
+        if use_exp:
+            row[j] = squared * -factor * factor
+        else:
+            row[j] = factor * np.sqrt(squared)
+
+
+@njit(nogil=True, cache=True)
+def _expansion_kernel(
+    flat, row_stride, x_sqnorms, a_sqnorms, offsets, ratio, row_factors, constants
+):
     n_cols = a_sqnorms.shape[0]
     for i in range(x_sqnorms.shape[0]):
         row = flat[i * row_stride : i * row_stride + n_cols]
-        minus_two_ratio = minus_two * ratio[i]
-        ratio_squared = ratio[i] * ratio[i]
-        factor = row_factors[i]
-        for j in range(n_cols):
-            norms = x_sqnorms[i] + ratio_squared * a_sqnorms[j]
-            squared = (row[j] - offsets[j]) * minus_two_ratio + norms
-            if squared <= norms * noise:
-                squared = zero
+        _finish_row(
+            row, x_sqnorms[i], a_sqnorms, offsets, ratio[i], row_factors[i], constants
+        )
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _centred_sqnorm(x, centre, zero):
+    total = zero
+    for j in range(x.shape[0]):
+        value = x[j] - centre[j]
+        total += value * value
+    return total
+
+
+@njit(nogil=True, cache=True)
+def _folded_kernel(
+    X, centre, flat, row_stride, a_sqnorms, offsets, factors, bounds, left, constants
+):
+    # factors = (1, the factor), bounds = (lowest, highest) squared norm.
+    zero = constants[1]
+    one, factor = factors[0], factors[1]
+    n_cols = a_sqnorms.shape[0]
+    for i in range(X.shape[0]):
+        x_sqnorm = _centred_sqnorm(X[i], centre, zero)
+        # Also False for NaN: rows with a NaN or an infinity are left.
+        if not (bounds[0] <= x_sqnorm <= bounds[1]):
+            left[i] = True
+            continue
+        row = flat[i * row_stride : i * row_stride + n_cols]
+        _finish_row(row, x_sqnorm, a_sqnorms, offsets, one, factor, constants)
+
+
+def _finish_in_pieces(products, use_exp, finish):
+    """Call ``finish(flat, row_stride, rows)`` on pieces of rows, threaded.
+
+    With `use_exp`, each piece of about ``_IN_CACHE_VALUES`` values is then
+    exponentiated while it is still in cache, by NumPy (vectorised, unlike
+    numba's exponential).
+    """
+    n_rows, n_cols = products.shape
+    piece = max(1, _IN_CACHE_VALUES // n_cols) if use_exp else max(1, n_rows)
+
+    def fill(flat, row_stride, rows, block):
+        n_block = block.shape[0]
+        for start in range(0, n_block, piece):
+            stop = min(start + piece, n_block)
+            finish(
+                flat[start * row_stride :],
+                row_stride,
+                slice(rows.start + start, rows.start + stop),
+            )
             if use_exp:
-                row[j] = squared * -factor * factor
-            else:
-                row[j] = factor * np.sqrt(squared)
+                values = block[start:stop]
+                with np.errstate(over="ignore"):  # exponents of -inf give 0
+                    np.exp(values, out=values)
+
+    return _on_rows_of(products, fill)
+
+
+def _expansion_constants(dtype, noise, use_exp):
+    dtype = dtype.type
+    return (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
 
 
 def finish_squared_distances(
@@ -516,35 +577,58 @@ def finish_squared_distances(
     (products[i, j] - offsets[j])``, set to 0 where at most ``noise`` times the
     norms, write ``row_factors[i] * sqrt(t)``, or with `use_exp`,
     ``exp(-row_factors[i]**2 * t)``. The vectors share the dtype of `products`.
-    The exponential is NumPy's (vectorised, unlike numba's), on each piece of
-    ``_IN_CACHE_VALUES`` values while it is still in cache.
     """
-    dtype = products.dtype.type
-    constants = (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
-    n_rows, n_cols = products.shape
-    piece = max(1, _IN_CACHE_VALUES // n_cols) if use_exp else max(1, n_rows)
+    constants = _expansion_constants(products.dtype, noise, use_exp)
 
-    def fill(flat, row_stride, rows, block):
-        n_block = block.shape[0]
-        for start in range(0, n_block, piece):
-            stop = min(start + piece, n_block)
-            part = slice(rows.start + start, rows.start + stop)
-            _expansion_kernel(
-                flat[start * row_stride :],
-                row_stride,
-                x_sqnorms[part],
-                a_sqnorms,
-                offsets,
-                ratio[part],
-                row_factors[part],
-                constants,
-            )
-            if use_exp:
-                values = block[start:stop]
-                with np.errstate(over="ignore"):  # exponents of -inf give 0
-                    np.exp(values, out=values)
+    def finish(flat, row_stride, rows):
+        _expansion_kernel(
+            flat,
+            row_stride,
+            x_sqnorms[rows],
+            a_sqnorms,
+            offsets,
+            ratio[rows],
+            row_factors[rows],
+            constants,
+        )
 
-    return _on_rows_of(products, fill)
+    return _finish_in_pieces(products, use_exp, finish)
+
+
+def finish_folded(
+    products, X, centre, a_sqnorms, offsets, factor, noise, bounds, *, use_exp
+):
+    """Finish the products of uncentred samples, their norms computed on the way.
+
+    :func:`finish_squared_distances` with ratio 1, one factor for all rows,
+    and the squared norms of the rows of ``X - centre`` computed in the same
+    pass. `products` holds ``X @ (A - centre).T`` and `offsets` ``(A - centre) @
+    centre``. Rows whose squared norm (centred) is not within `bounds`, and
+    rows with a NaN or an infinity, are left as they are. Returns the mask of
+    the rows left.
+    """
+    constants = _expansion_constants(products.dtype, noise, use_exp)
+    centre = np.asarray(centre, dtype=X.dtype)
+    factors = np.asarray([1, factor], dtype=X.dtype)
+    bounds = np.asarray(bounds, dtype=X.dtype)
+    left = np.zeros(X.shape[0], dtype=bool)
+
+    def finish(flat, row_stride, rows):
+        _folded_kernel(
+            X[rows],
+            centre,
+            flat,
+            row_stride,
+            a_sqnorms,
+            offsets,
+            factors,
+            bounds,
+            left[rows],
+            constants,
+        )
+
+    _finish_in_pieces(products, use_exp, finish)
+    return left
 
 
 @njit(nogil=True, cache=True)

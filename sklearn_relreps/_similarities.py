@@ -18,6 +18,7 @@ from ._compat import StrOptions, get_namespace_and_device, validate_params
 from ._kernels import (
     abs_difference_distances,
     centred_sqnorms,
+    finish_folded,
     finish_squared_distances,
     scale_rows_and_clip,
 )
@@ -289,7 +290,7 @@ _FOLD_CENTRE = 1.0
 
 
 def _expansion_anchors(A):
-    """Compute the anchors' side of :func:`_expansion`.
+    """Compute the anchors' side of :func:`_expansion` and :func:`_folded`.
 
     Dense samples are measured from the anchors' centre c: distances ignore
     translations, and the centre keeps the norms small and the expansion free
@@ -297,12 +298,13 @@ def _expansion_anchors(A):
     are measured from the origin.
 
     For NumPy anchors near the origin (``|c|`` at most ``_FOLD_CENTRE`` times
-    their spread), ``(x - c) . (a - c)`` is computed as ``x . (a - c) - c . (a
-    - c)``: the second term ("offsets") is the anchors' alone, and the samples
-    need no centred copy. The rounding error of the product grows from the
-    order of ``eps |x - c| |a - c|`` to ``eps (|x - c| + |c|) |a - c|``: with
-    ``|c|`` no larger than the anchors' spread, that is at most the error for
-    a sample at the anchors' typical distance from their centre. Returns
+    their spread), ``(x - c) . (a - c)`` is computed as ``x . (a - c) - c .
+    (a - c)`` (see :func:`_folded`): the second term ("offsets") is the
+    anchors' alone, and the samples need no centred copy. The rounding error
+    of the product grows from the order of ``eps |x - c| |a - c|`` to ``eps
+    (|x - c| + |c|) |a - c|``: with ``|c|`` no larger than the anchors'
+    spread, that is at most the error for a sample at the anchors' typical
+    distance from their centre. Returns
     ``(centre, centred anchors, anchors from the origin, offsets or None)``.
     """
     xp = get_namespace_and_device(A)[0]
@@ -321,31 +323,22 @@ def _expansion_anchors(A):
 def _expansion(X, anchors, out):
     """Terms of ``||x - a||**2 = ||x||**2 + ||a||**2 - 2 x . a``, per row scale.
 
-    Returns ``(products, x_sqnorms, a_sqnorms, offsets, ratio, scales)``, with
-    ``x . a = products - offsets``: row i is measured in units of
-    ``scales[i]`` (a power of two) and the anchors in units of ``scales[i] *
-    ratio[i]``; both are None for units of 1, and `offsets` None for 0. A
-    row's units are at least as large as its own entries and, unless the
-    anchors are safe as they are, the anchors', so that its squared distances
-    stay within the dtype's range (no overflow for huge values, no underflow
-    for tiny ones) and depend on that row and the anchors only.
+    Returns ``(products, x_sqnorms, a_sqnorms, ratio, scales)``: row i is
+    measured in units of ``scales[i]`` (a power of two) and the anchors in
+    units of ``scales[i] * ratio[i]``; both are None for units of 1. A row's
+    units are at least as large as its own entries and, unless the anchors are
+    safe as they are, the anchors', so that its squared distances stay within
+    the dtype's range (no overflow for huge values, no underflow for tiny
+    ones) and depend on that row and the anchors only.
     """
-    centre, centred, from_origin, offsets = anchors
+    centre, centred, from_origin, _ = anchors
     xp = _xp(X, from_origin[0])
     A, a_sqnorms, a_scale = from_origin if sparse.issparse(X) else centred
     x_sqnorms = None
     if isinstance(X, np.ndarray):
-        # One pass over X gives the centred rows' norms, and the centred copy
-        # unless the centring is folded into `offsets`.
-        centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=offsets is None)
+        # One pass over X gives the centred copy and its rows' norms.
+        centred_X, x_sqnorms = centred_sqnorms(X, centre)
         check_finite_rows(X, x_sqnorms, xp)
-        if offsets is not None and bool(
-            xp.all(_row_sqnorms_checked(X, xp, x_sqnorms)[1])
-        ):
-            products = _product(X, A.T, xp, out)
-            return products, x_sqnorms, a_sqnorms, offsets, None, None
-        if centred_X is None:  # rows to rescale: their units need centred rows
-            centred_X, x_sqnorms = centred_sqnorms(X, centre, copy=True)
         X = centred_X
     elif not sparse.issparse(X):
         X = X - centre
@@ -357,7 +350,7 @@ def _expansion(X, anchors, out):
     else:
         ratio = (1.0 if a_scale is None else a_scale) / scales
     products = _product(X, A.T, xp, out)
-    return products, x_sqnorms, a_sqnorms, None, ratio, scales
+    return products, x_sqnorms, a_sqnorms, ratio, scales
 
 
 # Below this many eps times the squared norms, the expansion's rounding error
@@ -372,7 +365,7 @@ def _finish_expansion(terms, xp, row_factors, use_exp):
     Returns the distances ``row_factors * sqrt(t)`` or, with `use_exp`, the
     kernel values ``exp(-row_factors**2 * t)``.
     """
-    products, x_sqnorms, a_sqnorms, offsets, ratio, _ = terms
+    products, x_sqnorms, a_sqnorms, ratio, _ = terms
     noise = _EXPANSION_NOISE * float(xp.finfo(products.dtype).eps)
     if isinstance(products, np.ndarray):
         ones = np.ones(products.shape[0], dtype=products.dtype)
@@ -380,7 +373,7 @@ def _finish_expansion(terms, xp, row_factors, use_exp):
             products,
             x_sqnorms,
             a_sqnorms,
-            np.zeros_like(a_sqnorms) if offsets is None else offsets,
+            np.zeros_like(a_sqnorms),
             ones if ratio is None else ratio,
             ones * row_factors if np.ndim(row_factors) == 0 else row_factors,
             noise,
@@ -400,11 +393,50 @@ def _finish_expansion(terms, xp, row_factors, use_exp):
     return xp.sqrt(squared) * row_factors
 
 
-def _euclidean(X, anchors, out=None):
+def _folded(X, anchors, out, factor, use_exp, general):
+    """Distances or kernel values from the uncentred samples, where it applies.
+
+    For NumPy samples and anchors whose centring folds into offsets (see
+    :func:`_expansion_anchors`), one product of the samples as given, then one
+    pass that computes each row's centred norm and finishes the row, with the
+    unit `factor`. The rows whose norms are outside the safe range (see
+    :func:`_row_sqnorms_checked`), or not finite, are computed again by
+    ``general(rows, anchors)``, which also raises for NaN and infinite values.
+    """
+    centre, (A, a_sqnorms, _), _, offsets = anchors
+    if offsets is None or not isinstance(X, np.ndarray):
+        return general(X, anchors, out)
+    finfo = np.finfo(X.dtype)
+    low = X.shape[1] * float(finfo.smallest_normal) / float(finfo.eps)
+    # Overflowing or invalid products are in rows computed again below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        products = _product(X, A.T, np, out)
+    left = finish_folded(
+        products,
+        X,
+        centre,
+        a_sqnorms,
+        offsets,
+        factor,
+        _EXPANSION_NOISE * float(finfo.eps),
+        (low, float(finfo.max) / 64),
+        use_exp=use_exp,
+    )
+    if left.any():
+        rows = np.flatnonzero(left)
+        products[rows] = general(X[rows], anchors, None)
+    return products
+
+
+def _euclidean_terms(X, anchors, out=None):
     terms = _expansion(X, anchors, out)
     xp = _xp(X, anchors[0])
     scales = terms[-1]
     return _finish_expansion(terms, xp, 1.0 if scales is None else scales, False)
+
+
+def _euclidean(X, anchors, out=None):
+    return _folded(X, anchors, out, 1.0, False, _euclidean_terms)
 
 
 def euclidean(X, A, out=None):
@@ -415,19 +447,27 @@ def euclidean(X, A, out=None):
     return _euclidean(X, _expansion_anchors(A), out)
 
 
-def _rbf(X, anchors, gamma, out=None):
-    terms = _expansion(X, anchors, out)
-    xp = _xp(X, anchors[0])
-    scales = terms[-1]
+def _rbf_factor(gamma, dtype, xp):
     # The exponent is formed as (sqrt(gamma) * scale)**2 * t: a gamma or a
     # scale beyond the dtype's range still gives a finite factor, and where the
     # exponent overflows, the kernel value is 0 anyway.
-    largest = float(xp.finfo(terms[0].dtype).max)
-    factor = min(gamma**0.5, largest)
+    return min(gamma**0.5, float(xp.finfo(dtype).max))
+
+
+def _rbf_terms(X, anchors, out=None, *, gamma):
+    terms = _expansion(X, anchors, out)
+    xp = _xp(X, anchors[0])
+    scales = terms[-1]
+    factor = _rbf_factor(gamma, terms[0].dtype, xp)
     if scales is not None:
         with np.errstate(over="ignore"):
-            factor = xp.clip(factor * scales, None, largest)
+            factor = xp.clip(factor * scales, None, float(xp.finfo(scales.dtype).max))
     return _finish_expansion(terms, xp, factor, True)
+
+
+def _rbf(X, anchors, gamma, out=None):
+    factor = _rbf_factor(gamma, X.dtype, np) if isinstance(X, np.ndarray) else None
+    return _folded(X, anchors, out, factor, True, partial(_rbf_terms, gamma=gamma))
 
 
 def rbf(X, A, gamma, out=None):

@@ -21,6 +21,7 @@ from sklearn_relreps._kernels import (
     ANCHOR_TILE,
     abs_difference_distances,
     centred_sqnorms,
+    finish_folded,
     finish_squared_distances,
     kernel_threads,
     limit_threads,
@@ -268,29 +269,25 @@ def _in_store(store, name, shape, dtype):
         return scratch(name, shape, dtype)
 
 
-@pytest.mark.parametrize("copy", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_centred_sqnorms_match_definition(dtype, copy):
+def test_centred_sqnorms_match_definition(dtype):
     rng = np.random.RandomState(3)
     X = rng.normal(3, 2, size=(257, 33)).astype(dtype)
-    X.setflags(write=False)  # read only: never written, even without copy
+    X.setflags(write=False)  # read only: never written
     centre = X.mean(axis=0)
-    centred, sqnorms = centred_sqnorms(X, centre, copy=copy)
+    centred, sqnorms = centred_sqnorms(X, centre)
     wide = X.astype(np.float64) - centre.astype(np.float64)
     assert sqnorms.dtype == dtype
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     assert_allclose(sqnorms, (wide**2).sum(axis=1), rtol=rtol)
-    if copy:
-        assert_array_equal(centred, X - centre)
-    else:
-        assert centred is None
+    assert_array_equal(centred, X - centre)
 
 
 def test_centred_sqnorms_flag_non_finite_rows():
     X = np.ones((5, 4), dtype=np.float32)
     X[1, 2], X[3, 0] = np.nan, -np.inf
     X[4] = 3e38  # finite, but its squared norm overflows
-    _, sqnorms = centred_sqnorms(X, np.zeros(4, np.float32), copy=False)
+    _, sqnorms = centred_sqnorms(X, np.zeros(4, np.float32))
     assert_array_equal(np.isfinite(sqnorms), [True, False, True, False, False])
 
 
@@ -314,6 +311,41 @@ def test_squared_distance_epilogue_matches_formula(use_exp):
         products.copy(), x_sq, a_sq, offsets, ratio, factors, 1e-6, use_exp=use_exp
     )
     assert_allclose(result, expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("use_exp", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_folded_epilogue_matches_definition_and_leaves_unsafe_rows(use_exp, dtype):
+    # Enough rows for several threads and several cache-sized pieces.
+    rng = np.random.RandomState(8)
+    X = rng.normal(size=(3000, 7)).astype(dtype)
+    A = rng.normal(size=(40, 7)).astype(dtype)
+    centre = A.mean(axis=0)
+    X[5], X[11, 3], X[17] = 1e3, np.nan, centre
+    centred = A - centre
+    products = X @ centred.T
+    untouched = products.copy()
+    factor = 0.3
+    left = finish_folded(
+        products,
+        X,
+        centre,
+        (centred**2).sum(axis=1),
+        centred @ centre,
+        factor,
+        1e-6,
+        (1e-3, 1e5),  # row 5 is too large, row 17 (the centre) too small
+        use_exp=use_exp,
+    )
+    assert_array_equal(np.flatnonzero(left), [5, 11, 17])
+    if not use_exp:  # exponentials of the rows left are taken too
+        assert_array_equal(products[left], untouched[left])
+    kept = ~left
+    wide = cdist(X[kept].astype(np.float64), A.astype(np.float64), "sqeuclidean")
+    expected = np.exp(-(factor**2) * wide) if use_exp else factor * np.sqrt(wide)
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    assert_allclose(products[kept], expected, rtol=rtol, atol=rtol)
+    assert products.dtype == dtype
 
 
 def test_blas_blocks_run_chunk_threads_and_restore_blas_threads():
