@@ -12,7 +12,6 @@ from sklearn.metrics import pairwise_distances_argmin
 from sklearn.preprocessing import normalize
 from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.validation import check_consistent_length
-from threadpoolctl import threadpool_limits
 
 from ._compat import Interval, StrOptions, to_numpy, validate_params
 from ._similarities import rescale_rows
@@ -123,17 +122,14 @@ def _farthest_points(unit, sqnorms, n_anchors, rng):
 
     first = int(rng.randint(unit.shape[0]))
     chosen = [first]
-    # One matrix-vector product per step: a single BLAS thread does it faster
-    # than several that must be woken up and synchronised each time.
-    with threadpool_limits(limits=1, user_api="blas"):
-        # Squared distance of every row to its nearest chosen row (-inf: chosen).
-        nearest = squared_distances(first)
-        nearest[first] = -np.inf
-        for _ in range(n_anchors - 1):
-            best = int(np.argmax(nearest))
-            chosen.append(best)
-            np.minimum(nearest, squared_distances(best), out=nearest)
-            nearest[best] = -np.inf
+    # Squared distance of every row to its nearest chosen row (-inf: chosen).
+    nearest = squared_distances(first)
+    nearest[first] = -np.inf
+    for _ in range(n_anchors - 1):
+        best = int(np.argmax(nearest))
+        chosen.append(best)
+        np.minimum(nearest, squared_distances(best), out=nearest)
+        nearest[best] = -np.inf
     return np.asarray(chosen)
 
 
