@@ -2,7 +2,6 @@
 
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
 from math import ceil
@@ -37,8 +36,10 @@ from ._compat import (
 )
 from ._dask import dask_transform, is_dask_collection
 from ._kernels import (
+    in_chunk_thread,
     kernel_threads,
     limit_threads,
+    map_chunks,
     reuse_buffers,
     scratch,
     standardise_into,
@@ -473,14 +474,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
                 blocks = [f(prepared) for f in functions]
             out[rows, ...] = self._aggregate(self._normalise(blocks, xp), xp)
 
-        batches = list(gen_batches(n_samples, chunk))
-        if len(batches) == 1:
-            fill(batches[0])
-        else:
-            # A pool of plain threads: starting one costs microseconds, where a
-            # joblib Parallel call costs about 10 ms.
-            with ThreadPoolExecutor(n_workers) as pool:
-                list(pool.map(fill, batches))
+        map_chunks(fill, list(gen_batches(n_samples, chunk)), n_workers)
         return out
 
     def _chunk_workers(self, X):
@@ -491,8 +485,11 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         one per CPU, each running BLAS and its kernels single-threaded: after
         a threaded product, BLAS's threads keep spinning for a while, which
         slows down the compiled kernels that finish each block. Otherwise
-        one, each kernel using every CPU.
+        one, each kernel using every CPU; always one for a transform called
+        from a chunk thread (by a callable similarity).
         """
+        if in_chunk_thread():  # a transform inside a callable similarity
+            return 1
         blas = any(
             isinstance(k, str) and SIMILARITIES[k].blas for k in self._block_kernels()
         )

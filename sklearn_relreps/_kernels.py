@@ -299,6 +299,42 @@ def _helpers():
 
 _pool = _pool_pid = None
 
+_chunk_pools = {}
+_chunk_thread = threading.local()
+
+
+def in_chunk_thread():
+    """Whether this thread is running a chunk of :func:`map_chunks`."""
+    return getattr(_chunk_thread, "active", False)
+
+
+def map_chunks(fill, batches, n_workers):
+    """Call ``fill(batch)`` for every batch, in `n_workers` threads.
+
+    The threads belong to a pool kept for the process (one per number of
+    workers, new after a fork): starting two threads costs about a millisecond,
+    more than transforming a few rows. A transform called from a chunk thread
+    (by a callable similarity) must run its chunks there, with one worker
+    (see :func:`in_chunk_thread`): waiting on the pool from inside it could
+    deadlock.
+    """
+    if n_workers == 1 or len(batches) == 1:
+        for batch in batches:
+            fill(batch)
+        return
+    key = (n_workers, os.getpid())
+    if key not in _chunk_pools:
+        _chunk_pools[key] = ThreadPoolExecutor(n_workers, "sklearn_relreps_chunks")
+
+    def run(batch):
+        _chunk_thread.active = True
+        try:
+            fill(batch)
+        finally:
+            _chunk_thread.active = False
+
+    list(_chunk_pools[key].map(run, batches))
+
 
 def _on_row_blocks(n_rows, n_columns, fill, multiple=1):
     """Call ``fill(rows)`` on slices covering ``range(n_rows)``, in threads.

@@ -385,3 +385,25 @@ def test_chunk_threads_see_the_callers_configuration():
         est.transform(X)
     assert {memory for _, memory in seen} == {1}
     assert threading.get_ident() not in {thread for thread, _ in seen}
+
+
+def test_transform_inside_a_chunk_thread_runs_there():
+    # A callable similarity that itself transforms with chunk threads: the
+    # inner transform runs in the calling chunk thread (waiting on the pool
+    # from inside it could deadlock), and still gives the distances.
+    X = np.random.RandomState(1).normal(size=(400, 5))
+    inner = RelativeTransformer(6, similarity="euclidean", n_jobs=2).fit(X)
+    seen = []
+
+    def similarity(rows, anchors):
+        seen.append(inner._chunk_workers(rows))
+        distances = cdist(rows, inner.anchors_)
+        assert_allclose(inner.transform(rows), distances, rtol=1e-10, atol=1e-12)
+        return rows @ anchors.T
+
+    outer = RelativeTransformer(anchors=X[:3], similarity=similarity, n_jobs=2)
+    outer.fit(X)
+    seen.clear()
+    with config_context(working_memory=1):
+        outer.transform(X)
+    assert seen and set(seen) == {1}
