@@ -584,16 +584,16 @@ def _finish_in_pieces(products, use_exp, finish):
 
     def fill(flat, row_stride, rows, block):
         n_block = block.shape[0]
-        for start in range(0, n_block, piece):
-            stop = min(start + piece, n_block)
-            finish(
-                flat[start * row_stride :],
-                row_stride,
-                slice(rows.start + start, rows.start + stop),
-            )
-            if use_exp:
-                values = block[start:stop]
-                with np.errstate(over="ignore"):  # exponents of -inf give 0
+        with np.errstate(over="ignore"):  # exponents of -inf give 0
+            for start in range(0, n_block, piece):
+                stop = min(start + piece, n_block)
+                finish(
+                    flat[start * row_stride :],
+                    row_stride,
+                    slice(rows.start + start, rows.start + stop),
+                )
+                if use_exp:
+                    values = block[start:stop]
                     np.exp(values, out=values)
 
     return _on_rows_of(products, fill)
