@@ -517,9 +517,9 @@ def scale_rows_and_clip(values, row_factors, low, high):
 
 @njit(nogil=True, cache=True)
 def _finish_row(row, x_sqnorm, a_sqnorms, offsets, ratio, factor, constants):
-    # constants = (noise, 0, -2, use_exp), all in the dtype of the arrays, so
-    # that the arithmetic stays in that dtype.
-    noise, zero, minus_two, use_exp = constants
+    # constants = (noise, 0, 1, -2, use_exp), all in the dtype of the arrays,
+    # so that the arithmetic stays in that dtype.
+    noise, zero, _, minus_two, use_exp = constants
     minus_two_ratio = minus_two * ratio
     ratio_squared = ratio * ratio
     for j in range(a_sqnorms.shape[0]):
@@ -556,11 +556,10 @@ def _centred_sqnorm(x, centre, zero):
 
 @njit(nogil=True, cache=True)
 def _folded_kernel(
-    X, centre, flat, row_stride, a_sqnorms, offsets, factors, bounds, left, constants
+    X, centre, flat, row_stride, a_sqnorms, offsets, factor, bounds, left, constants
 ):
-    # factors = (1, the factor), bounds = (lowest, highest) squared norm.
-    zero = constants[1]
-    one, factor = factors[0], factors[1]
+    # bounds = (lowest, highest) squared norm; constants as in _finish_row.
+    zero, one = constants[1], constants[2]
     n_cols = a_sqnorms.shape[0]
     for i in range(X.shape[0]):
         x_sqnorm = _centred_sqnorm(X[i], centre, zero)
@@ -601,7 +600,7 @@ def _finish_in_pieces(products, use_exp, finish):
 
 def _expansion_constants(dtype, noise, use_exp):
     dtype = dtype.type
-    return (dtype(noise), dtype(0), dtype(-2), dtype(use_exp))
+    return (dtype(noise), dtype(0), dtype(1), dtype(-2), dtype(use_exp))
 
 
 def finish_squared_distances(
@@ -645,7 +644,6 @@ def finish_folded(
     """
     constants = _expansion_constants(products.dtype, noise, use_exp)
     centre = np.asarray(centre, dtype=X.dtype)
-    factors = np.asarray([1, factor], dtype=X.dtype)
     bounds = np.asarray(bounds, dtype=X.dtype)
     left = np.zeros(X.shape[0], dtype=bool)
 
@@ -657,7 +655,7 @@ def finish_folded(
             row_stride,
             a_sqnorms,
             offsets,
-            factors,
+            X.dtype.type(factor),
             bounds,
             left[rows],
             constants,

@@ -152,6 +152,15 @@ def check_finite_rows(X, sqnorms, xp):
         assert_all_finite(X[suspect, ...], input_name="X")
 
 
+def _safe_sqnorms(n_features, finfo):
+    """Return the range of squared row norms safe to use as they are.
+
+    See :func:`_row_sqnorms_checked`; `finfo` describes the dtype.
+    """
+    low = n_features * float(finfo.smallest_normal) / float(finfo.eps)
+    return low, float(finfo.max) / 64
+
+
 def _row_sqnorms_checked(X, xp, sqnorms=None):
     """Squared row norms (unless given), and whether each is safe to use as is.
 
@@ -169,9 +178,8 @@ def _row_sqnorms_checked(X, xp, sqnorms=None):
                 else xp.vecdot(X, X)
             )
         check_finite_rows(X, sqnorms, xp)
-    finfo = xp.finfo(sqnorms.dtype)
-    low = X.shape[1] * float(finfo.smallest_normal) / float(finfo.eps)
-    return sqnorms, (sqnorms >= low) & (sqnorms <= float(finfo.max) / 64)
+    low, high = _safe_sqnorms(X.shape[1], xp.finfo(sqnorms.dtype))
+    return sqnorms, (sqnorms >= low) & (sqnorms <= high)
 
 
 def _rescale_rows_where_needed(X, xp, floor=None, sqnorms=None):
@@ -400,14 +408,13 @@ def _folded(X, anchors, out, factor, use_exp, general):
     :func:`_expansion_anchors`), one product of the samples as given, then one
     pass that computes each row's centred norm and finishes the row, with the
     unit `factor`. The rows whose norms are outside the safe range (see
-    :func:`_row_sqnorms_checked`), or not finite, are computed again by
+    :func:`_safe_sqnorms`), or not finite, are computed again by
     ``general(rows, anchors)``, which also raises for NaN and infinite values.
     """
     centre, (A, a_sqnorms, _), _, offsets = anchors
     if offsets is None or not isinstance(X, np.ndarray):
         return general(X, anchors, out)
     finfo = np.finfo(X.dtype)
-    low = X.shape[1] * float(finfo.smallest_normal) / float(finfo.eps)
     # Overflowing or invalid products are in rows computed again below.
     with np.errstate(over="ignore", invalid="ignore"):
         products = _product(X, A.T, np, out)
@@ -419,7 +426,7 @@ def _folded(X, anchors, out, factor, use_exp, general):
         offsets,
         factor,
         _EXPANSION_NOISE * float(finfo.eps),
-        (low, float(finfo.max) / 64),
+        _safe_sqnorms(X.shape[1], finfo),
         use_exp=use_exp,
     )
     if left.any():
@@ -466,7 +473,7 @@ def _rbf_terms(X, anchors, out=None, *, gamma):
 
 
 def _rbf(X, anchors, gamma, out=None):
-    factor = _rbf_factor(gamma, X.dtype, np) if isinstance(X, np.ndarray) else None
+    factor = _rbf_factor(gamma, X.dtype, _xp(X, anchors[0]))
     return _folded(X, anchors, out, factor, True, partial(_rbf_terms, gamma=gamma))
 
 
