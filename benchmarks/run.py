@@ -94,9 +94,21 @@ def timed(func, repeats):
     return statistics.median(times)
 
 
+def steady(func):
+    """Seconds of one call of ``func()`` right after an untimed one.
+
+    A call pays for what the previous call left behind: after a threaded
+    product, OpenBLAS's idle threads spin for about 0.1 s of CPU, so a call
+    right after ``X @ A.T`` runs on one free core for that long. Each call is
+    thus timed after a call of the same function, as `timed` repeats do.
+    """
+    func()
+    return timed(func, 1)
+
+
 def timed_alternately(first, second, repeats):
-    """Median seconds of ``first()`` and of ``second()``, called in turns."""
-    times = [(timed(first, 1), timed(second, 1)) for _ in range(repeats)]
+    """Median seconds of ``first()`` and of ``second()``, in turns (`steady`)."""
+    times = [(steady(first), steady(second)) for _ in range(repeats)]
     return tuple(statistics.median(column) for column in zip(*times, strict=True))
 
 
