@@ -64,6 +64,10 @@ def mean_and_std(X, xp):
 #: twice as fast as chunks filling ``working_memory``).
 BLOCK_BYTES = 64 * 2**20
 
+#: Fewer rows than this are not worth a chunk thread of their own: handing 16
+#: rows (1,000 anchors) to two threads took 3.0 ms, against 2.2 ms in one.
+MIN_CHUNK_ROWS = 64
+
 
 def safe_scale(std, mean, xp):
     """Return `std` with zero or negligible entries replaced by 1.
@@ -425,14 +429,17 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         )
         if kernels_check and not (isinstance(X, np.ndarray) or sparse.issparse(X)):
             assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
-        n_workers = min(self._chunk_workers(X), max(1, X.shape[0]))
-        kernel_budget = max(1, kernel_threads() // n_workers)
+        workers = self._chunk_workers(X)
+        # Each thread's share of the CPUs is set by the workers chosen, even
+        # when too few rows leave some of them idle.
+        kernel_budget = max(1, kernel_threads() // workers)
+        n_workers = min(workers, max(1, X.shape[0] // MIN_CHUNK_ROWS))
         # With chunk threads, BLAS runs with its share of the CPUs from the
         # anchors' side on: after a threaded product, BLAS's idle threads keep
         # spinning for about 0.1 s, and would take CPU time from the chunks.
         blas = (
             _get_threadpool_controller().limit(limits=kernel_budget, user_api="blas")
-            if n_workers > 1
+            if workers > 1
             else nullcontext()
         )
         with blas:

@@ -67,7 +67,8 @@ class RelativeTransformer(AnchorProjection):
         threads keep spinning for a while and slow down the compiled pass that
         finishes each block. Otherwise ``None`` means one chunk at a time, each
         kernel using every CPU (unless in a :func:`joblib.parallel_backend`
-        context).
+        context). Each thread takes at least 64 rows; fewer rows leave threads
+        idle, with the same share of the CPUs for the others.
 
     Attributes
     ----------

@@ -16,7 +16,13 @@ from scipy.spatial.distance import cdist
 from sklearn import config_context
 from threadpoolctl import threadpool_info
 
-from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, _anchors
+from sklearn_relreps import (
+    InvariantProductTransformer,
+    RelativeTransformer,
+    _anchors,
+    _base,
+)
+from sklearn_relreps._base import MIN_CHUNK_ROWS
 from sklearn_relreps._kernels import (
     ANCHOR_TILE,
     abs_difference_distances,
@@ -25,6 +31,7 @@ from sklearn_relreps._kernels import (
     finish_squared_distances,
     kernel_threads,
     limit_threads,
+    map_chunks,
     reuse_buffers,
     scratch,
 )
@@ -369,6 +376,28 @@ def test_blas_blocks_run_chunk_threads_and_restore_blas_threads():
         chunked = mixed.transform(X)
     assert threadpool_info() == before
     assert_array_equal(chunked, mixed.set_params(n_jobs=1).transform(X))
+
+
+def test_small_batches_take_fewer_chunk_threads(monkeypatch):
+    # Each chunk thread takes at least MIN_CHUNK_ROWS rows; BLAS keeps the
+    # share of the CPUs of the threads chosen (one each), used or not.
+    calls = []
+
+    def record(fill, batches, n_workers):
+        blas = [m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas"]
+        calls.append((n_workers, set(blas)))
+        map_chunks(fill, batches, n_workers)
+
+    monkeypatch.setattr(_base, "map_chunks", record)
+    X = np.random.RandomState(2).normal(size=(4 * MIN_CHUNK_ROWS, 10))
+    est = RelativeTransformer(12, similarity="rbf", n_jobs=2, random_state=0).fit(X)
+    reference = est.set_params(n_jobs=1).transform(X)
+    est.set_params(n_jobs=2)
+    share = max(1, kernel_threads() // 2)
+    for n_rows, n_workers in [(1, 1), (2 * MIN_CHUNK_ROWS - 1, 1), (len(X), 2)]:
+        calls.clear()
+        assert_allclose(est.transform(X[:n_rows]), reference[:n_rows], rtol=1e-12)
+        assert calls == [(n_workers, {share})]
 
 
 def test_chunk_threads_see_the_callers_configuration():
