@@ -121,10 +121,12 @@ def unit_rows(X, xp):
     """Return the dense rows of `X` divided by their L2 norms (zero rows stay 0).
 
     Rows of any magnitude the dtype holds are normalised without overflow or
-    underflow (see :func:`rescale_rows`).
+    underflow: those whose squared norms are out of the safe range are first
+    rescaled (see :func:`_rescale_rows_where_needed`). Rows with a NaN or an
+    infinity raise an error.
     """
-    X = rescale_rows(X, xp)
-    return X * inverse_norms(xp.sum(X * X, axis=1), xp)[:, None]
+    X, sqnorms, _ = _rescale_rows_where_needed(X, xp)
+    return X * inverse_norms(sqnorms, xp)[:, None]
 
 
 def _product(X, B, xp, out):

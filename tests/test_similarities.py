@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy import sparse
 
 from sklearn_relreps import RelativeTransformer, get_invariances
-from sklearn_relreps._similarities import SIMILARITIES, _expansion_anchors
+from sklearn_relreps._similarities import SIMILARITIES, _expansion_anchors, unit_rows
 
 # -- data -----------------------------------------------------------------------
 
@@ -420,3 +420,28 @@ def test_finite_rows_whose_squared_norm_overflows_are_accepted(similarity):
     result = est.transform(X)
     assert np.isfinite(result).all()
     assert_agrees(result, ref_kernel(similarity, X, A), np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unit_rows_of_any_magnitude(dtype):
+    # Rows near the ends of the dtype's range (whose squares overflow or
+    # underflow), a zero row and ordinary rows: each comes out with norm 1
+    # (or stays 0), in the direction of the row, left unchanged.
+    finfo = np.finfo(dtype)
+    rng = np.random.RandomState(3)
+    base = rng.normal(size=(6, 9))
+    magnitudes = [1.0, float(finfo.max) / 8, float(finfo.smallest_normal), 3e-3, 0.0]
+    X = np.vstack([base[:5] * np.array(magnitudes)[:, None], base[5:]]).astype(dtype)
+    given = X.copy()
+    unit = unit_rows(X, np)
+    np.testing.assert_array_equal(X, given)
+    assert unit.dtype == dtype
+    # Reference: each row divided by its largest entry in float64 first.
+    wide = X.astype(np.float64)
+    largest = np.abs(wide).max(axis=1, keepdims=True)
+    scaled = np.divide(wide, largest, out=np.zeros_like(wide), where=largest > 0)
+    norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+    expected = np.divide(scaled, norms, out=np.zeros_like(wide), where=norms > 0)
+    rtol = 4 * float(finfo.eps) * np.sqrt(X.shape[1])
+    assert_allclose(unit, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(unit[4], 0)
