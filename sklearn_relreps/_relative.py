@@ -67,8 +67,10 @@ class RelativeTransformer(AnchorProjection):
         threads keep spinning for a while and slow down the compiled pass that
         finishes each block. Otherwise ``None`` means one chunk at a time, each
         kernel using every CPU (unless in a :func:`joblib.parallel_backend`
-        context). Each thread takes at least 64 rows; fewer rows leave threads
-        idle, with the same share of the CPUs for the others.
+        context), as also for similarities that are all BLAS products on
+        small inputs (under 2**30 multiply-adds), where one threaded product
+        is faster. Each thread takes at least 64 rows; fewer rows leave
+        threads idle, with the same share of the CPUs for the others.
 
     Attributes
     ----------

@@ -355,7 +355,8 @@ def test_folded_epilogue_matches_definition_and_leaves_unsafe_rows(use_exp, dtyp
     assert products.dtype == dtype
 
 
-def test_blas_blocks_run_chunk_threads_and_restore_blas_threads():
+def test_blas_blocks_run_chunk_threads_and_restore_blas_threads(monkeypatch):
+    monkeypatch.setattr(_base, "SMALL_PRODUCT", 0)  # as for large inputs
     rng = np.random.RandomState(5)
     X = rng.normal(size=(600, 12))
     mixed = InvariantProductTransformer(n_anchors=20, random_state=0).fit(X)
@@ -376,6 +377,21 @@ def test_blas_blocks_run_chunk_threads_and_restore_blas_threads():
         chunked = mixed.transform(X)
     assert threadpool_info() == before
     assert_array_equal(chunked, mixed.set_params(n_jobs=1).transform(X))
+
+
+def test_small_blas_products_run_as_one_threaded_product(monkeypatch):
+    X = np.random.RandomState(4).normal(size=(300, 8))
+    blas_only = InvariantProductTransformer(
+        n_anchors=10, similarities=("cosine", "rbf"), random_state=0
+    ).fit(X)
+    mixed = InvariantProductTransformer(n_anchors=10, random_state=0).fit(X)
+    # 300 x 8 x 10 multiply-adds: one threaded product, unless a block is
+    # compiled (L1, L-inf), or the input reaches SMALL_PRODUCT.
+    assert blas_only._chunk_workers(X) == 1
+    assert mixed._chunk_workers(X) == kernel_threads()
+    monkeypatch.setattr(_base, "SMALL_PRODUCT", X.size * 10)
+    assert blas_only._chunk_workers(X) == kernel_threads()
+    assert blas_only._chunk_workers(X[:-1]) == 1
 
 
 def test_small_batches_take_fewer_chunk_threads(monkeypatch):
