@@ -645,6 +645,7 @@ def finish_folded(
     constants = _expansion_constants(products.dtype, noise, use_exp)
     centre = np.asarray(centre, dtype=X.dtype)
     bounds = np.asarray(bounds, dtype=X.dtype)
+    factor = X.dtype.type(factor)
     left = np.zeros(X.shape[0], dtype=bool)
 
     def finish(flat, row_stride, rows):
@@ -655,7 +656,7 @@ def finish_folded(
             row_stride,
             a_sqnorms,
             offsets,
-            X.dtype.type(factor),
+            factor,
             bounds,
             left[rows],
             constants,
