@@ -13,7 +13,7 @@ from pathlib import Path
 from sphinx.util import logging
 
 import sklearn_relreps
-from sklearn_relreps._similarities import TRANSFORMATIONS
+from sklearn_relreps._invariances import TRANSFORMATIONS
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent

@@ -5,9 +5,9 @@ one encoder's latent space can be reused on another's (zero-shot stitching).
 """
 
 from . import anchors, datasets, metrics
+from ._invariances import get_invariances
 from ._product import InvariantProductTransformer
 from ._relative import RelativeTransformer
-from ._similarities import get_invariances
 from ._stitch import stitch
 from ._translate import LatentTranslator
 

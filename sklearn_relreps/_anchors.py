@@ -5,6 +5,7 @@ from functools import partial
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -13,8 +14,8 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import check_array, check_random_state, column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
-from ._compat import Interval, StrOptions, to_numpy, validate_params
-from ._similarities import rescale_rows
+from ._compat import Interval, StrOptions, to_host, to_numpy, validate_params
+from ._numerics import divide_rows, row_scales
 
 ANCHOR_METHODS = ("random", "stratified", "kmeans", "fps")
 
@@ -25,15 +26,17 @@ MIN_CANDIDATES = 10_000
 CANDIDATES_PER_ANCHOR = 10
 
 
-def clip_n_anchors(n_anchors, n_samples):
-    """Return ``min(n_anchors, n_samples)``, warning when it clips."""
+def clip_n_anchors(n_anchors, n_samples, stacklevel):
+    """Return ``min(n_anchors, n_samples)``, warning when it clips.
+
+    `stacklevel` points the warning at the user's call.
+    """
     if n_anchors > n_samples:
         warnings.warn(
             f"n_anchors={n_anchors} is larger than n_samples={n_samples}; "
             f"using n_anchors={n_samples}.",
             UserWarning,
-            # Past choose_anchors, select_anchors or fit, and their decorator.
-            stacklevel=5,
+            stacklevel=stacklevel,
         )
         return n_samples
     return n_anchors
@@ -72,7 +75,7 @@ def _unit_rows(X):
     distance 0 from each other, rather than as mutually far apart.
     """
     # Rescaled first, so that rows of huge or tiny magnitude normalise too.
-    unit = normalize(rescale_rows(X, np), norm="l2", copy=False)
+    unit = normalize(divide_rows(X, row_scales(X, np)), norm="l2", copy=False)
     sqnorms = (np.asarray(abs(unit).sum(axis=1)).ravel() > 0).astype(unit.dtype)
     return unit, sqnorms
 
@@ -232,13 +235,170 @@ def select_anchors(X, n_anchors, *, method="random", y=None, random_state=None):
     return choose_anchors(X, n_anchors, method, y, check_random_state(random_state))
 
 
-def choose_anchors(X, n_anchors, method, y, rng):
+def choose_anchors(X, n_anchors, method, y, rng, *, stacklevel=5):
     """:func:`select_anchors` for an `X` its caller has already validated.
 
     `X` may belong to any array namespace: "random" and "stratified" read its
     number of rows only; "kmeans" and "fps" work on a NumPy copy.
     """
-    n_anchors = clip_n_anchors(n_anchors, X.shape[0])
+    # By default past clip_n_anchors, choose_anchors, select_anchors and its
+    # decorator.
+    n_anchors = clip_n_anchors(n_anchors, X.shape[0], stacklevel)
     if method in ("kmeans", "fps") and not sparse.issparse(X):
         X = to_numpy(X)
     return np.asarray(_SELECTORS[method](X, n_anchors, y, rng), dtype=np.int64)
+
+
+def resolve_anchors(
+    X, anchors, n_anchors, y, random_state, *, labels, feature_names, xp, device
+):
+    """Return ``(anchor vectors, row positions or None, ids)`` for `fit`.
+
+    `X` is the validated training input; `labels` and `feature_names` are
+    the index and column names of the DataFrame it came from (or None).
+    `anchors` is the estimator's parameter:
+    a strategy name, row positions, a boolean mask, a list of index labels
+    of `X`, or anchor vectors (a DataFrame keeps its index as ids).
+    """
+    if isinstance(anchors, str):
+        rng = check_random_state(random_state)
+        # Past clip_n_anchors, choose_anchors, this, fit and its decorator.
+        indices = choose_anchors(X, n_anchors, anchors, y, rng, stacklevel=6)
+        return _rows(X, indices, labels, xp, device)
+    if isinstance(anchors, pd.DataFrame) or _is_2d(anchors):
+        vectors, ids = _given_vectors(anchors, X, feature_names, xp, device)
+        return vectors, None, ids
+    given = np.asarray(to_numpy(anchors) if hasattr(anchors, "shape") else anchors)
+    if labels is not None and not (
+        given.dtype == bool or np.issubdtype(given.dtype, np.integer)
+    ):
+        return _rows(X, _positions_of_ids(given, labels), labels, xp, device)
+    return _rows(X, _given_indices(given, X.shape[0]), labels, xp, device)
+
+
+def _is_2d(anchors):
+    shape = getattr(anchors, "shape", None)
+    if shape is None:
+        shape = np.shape(anchors) if _nested(anchors) else (len(anchors),)
+    return len(shape) == 2
+
+
+def _nested(anchors):
+    return len(anchors) > 0 and isinstance(anchors[0], (list, tuple, np.ndarray))
+
+
+def _rows(X, indices, labels, xp, device):
+    if sparse.issparse(X):
+        vectors = xp.asarray(X[indices].toarray())
+    else:
+        vectors = xp.take(X, xp.asarray(indices, device=device), axis=0)
+    positions = xp.asarray(indices, dtype=xp.int64, device=device)
+    ids = positions if labels is None else np.asarray(labels)[indices]
+    return vectors, positions, ids
+
+
+def _positions_of_ids(given, labels):
+    """Row positions of the index labels `given` in `labels`."""
+    wanted = pd.Index(given)
+    if wanted.has_duplicates:
+        raise ValueError("The anchor ids contain duplicates.")
+    positions = labels.get_indexer(wanted)
+    missing = wanted[positions < 0].tolist()
+    if missing:
+        raise ValueError(
+            f"{len(missing)} anchor ids are not in the index of X, e.g. "
+            f"{missing[:5]}; pass labels of X's index, row positions or a mask."
+        )
+    if positions.size == 0:
+        raise ValueError("The anchor ids select no sample.")
+    return positions.astype(np.int64)
+
+
+def _given_indices(given, n_samples):
+    if given.dtype == bool:
+        if given.shape[0] != n_samples:
+            raise ValueError(
+                f"The boolean anchor mask has {given.shape[0]} entries but X "
+                f"has {n_samples} samples."
+            )
+        given = np.flatnonzero(given)
+    elif not np.issubdtype(given.dtype, np.integer):
+        raise ValueError(
+            "1-D anchors must be integer row positions, a boolean mask, or "
+            f"labels of the index of a DataFrame X; got dtype {given.dtype}."
+        )
+    if given.size == 0:
+        raise ValueError("The anchor indices select no sample.")
+    if given.min() < 0 or given.max() >= n_samples:
+        raise ValueError(
+            f"Anchor indices must lie in [0, n_samples) with n_samples={n_samples};"
+            f" got values from {given.min()} to {given.max()}."
+        )
+    if np.unique(given).size != given.size:
+        raise ValueError("The anchor indices contain duplicates.")
+    return given.astype(np.int64)
+
+
+def _given_vectors(given, X, feature_names, xp, device):
+    """Check anchor vectors against `X`; return them (in X's namespace) and ids.
+
+    A DataFrame's columns are matched to X's feature names when X had them,
+    and its index becomes the anchor ids.
+    """
+    ids = None
+    if isinstance(given, pd.DataFrame):
+        ids = given.index.to_numpy()
+        if feature_names is not None:
+            missing = sorted(set(feature_names) - set(given.columns))
+            if missing:
+                raise ValueError(
+                    f"The anchors DataFrame lacks the features {missing[:5]} "
+                    "of X; give it the columns X was fit with."
+                )
+            given = given.loc[:, list(feature_names)]
+    # Vectors of another array library or device (a NumPy array for torch
+    # X, say) are checked on the host, then moved to X's namespace.
+    dtype = np.float32 if xp.finfo(X.dtype).bits == 32 else np.float64
+    checked = check_array(to_host(given), dtype=dtype, input_name="anchors", copy=True)
+    if checked.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"The anchor vectors have {checked.shape[1]} features but X has "
+            f"{X.shape[1]} features."
+        )
+    n_distinct = np.unique(checked, axis=0).shape[0]
+    if n_distinct < checked.shape[0]:
+        warnings.warn(
+            f"{checked.shape[0] - n_distinct} of the given anchor vectors "
+            "duplicate others; their relative columns will be identical.",
+            UserWarning,
+            stacklevel=5,  # past resolve_anchors, fit and its decorator
+        )
+    vectors = xp.asarray(checked, device=device)
+    if ids is None:
+        ids = xp.arange(checked.shape[0], device=device)
+    return vectors, ids
+
+
+def row_labels(X):
+    """Index labels of a DataFrame `X` to identify anchors by, or None.
+
+    Labels that repeat (as strings, which feature names are made of) cannot
+    identify anchors: positions are used instead, with a warning.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return None
+    index = X.index
+    # Distinct numbers and dates print distinctly; only object labels (1 and
+    # "1", say) can collide once written as text.
+    if not index.is_unique or (
+        index.dtype == object and len(set(map(str, index))) < len(index)
+    ):
+        warnings.warn(
+            "The index of X has repeated labels, so they cannot identify anchors; "
+            "anchor_ids_ and feature names use row positions instead. Give X a "
+            "unique index (e.g. X.reset_index(drop=True)) to silence this warning.",
+            UserWarning,
+            stacklevel=4,  # past fit and its decorator
+        )
+        return None
+    return index

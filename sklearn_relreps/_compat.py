@@ -9,6 +9,7 @@ from scipy import sparse
 from sklearn.base import _fit_context
 from sklearn.utils._array_api import _convert_to_numpy, get_namespace_and_device
 from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -23,6 +24,14 @@ except ImportError:  # pragma: no cover - exercised on scikit-learn < 1.9 only
 
     def check_same_namespace(X, estimator, *, attribute, method):
         """Do nothing: scikit-learn < 1.9 has no namespace consistency check."""
+
+
+def openmp_effective_n_threads():
+    """Threads OpenMP may use here, as scikit-learn counts them (logical CPUs).
+
+    Honours ``OMP_NUM_THREADS``, threadpoolctl limits and joblib's inner limits.
+    """
+    return _openmp_effective_n_threads(only_physical_cores=False)
 
 
 def to_numpy(array):
@@ -51,6 +60,7 @@ __all__ = [
     "check_same_namespace",
     "get_chunk_n_rows",
     "get_namespace_and_device",
+    "openmp_effective_n_threads",
     "to_host",
     "to_numpy",
     "validate_params",

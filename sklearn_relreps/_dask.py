@@ -14,7 +14,7 @@ from copy import deepcopy
 import numpy as np
 import pandas as pd
 
-from ._kernels import limit_threads
+from ._threads import budget_of
 
 
 def is_dask_collection(X):
@@ -32,8 +32,8 @@ def _transform_block(block, estimator, dtype):
     if block.shape[0] == 0:  # empty partitions are legal in Dask
         return np.empty((0, estimator._n_features_out), dtype=dtype)
     # Blocks already run in parallel, one per scheduler thread or worker.
-    with limit_threads(1):
-        return estimator._transform(block)
+    with budget_of(1):
+        return estimator.transform(block)
 
 
 def _transform_partition(partition, estimator, dtype, columns):

@@ -14,7 +14,8 @@ the partial results of a small tile of samples and anchors in cache:
   of three (see :func:`abs_difference_distances`); L-inf, exact, runs over
   contiguous anchors of the transposed anchor matrix, with IEEE arithmetic;
 - everything stays in the input's floating dtype (float32 stays float32);
-- row blocks run on several threads (the kernels release the GIL).
+- row blocks run on several threads (the kernels release the GIL), within
+  the thread budget of :mod:`._threads`.
 
 The matrix-product similarities (cosine, euclidean, rbf) spend their time in
 BLAS; what follows the product (scaling, the distance expansion, square roots,
@@ -25,16 +26,14 @@ Functions are compiled on first use and cached on disk, so only the first call
 after installation pays the compilation (a few seconds in all).
 """
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from math import ceil
 
 import numpy as np
-from joblib import cpu_count
 from numba import njit
 from numpy.lib.stride_tricks import as_strided
+
+from ._threads import on_row_blocks
 
 #: Samples whose distances are accumulated together, so that one anchor load
 #: serves all of them (the kernel holds exactly this many accumulators).
@@ -48,36 +47,8 @@ _NEAR_L1 = 2.0**-4
 #: Values of the product finished and exponentiated at once, while they stay
 #: in the L2 cache (256 KiB of float32).
 _IN_CACHE_VALUES = 2**16
-#: Row blocks per thread, so that threads that run faster can take more blocks.
-_BLOCKS_PER_THREAD = 8
-#: Fewer values than this per thread are not worth a thread.
-_MIN_VALUES_PER_THREAD = 2**16
 
-_budget = threading.local()
-
-
-@contextmanager
-def limit_threads(n_threads):
-    """Let the kernels called by this thread use at most `n_threads` threads.
-
-    Parallel callers (such as the chunk threads of ``transform(n_jobs=...)``)
-    share the cores instead of each starting one thread per core.
-    """
-    previous = getattr(_budget, "n_threads", None)
-    _budget.n_threads = max(1, int(n_threads))
-    try:
-        yield
-    finally:
-        _budget.n_threads = previous
-
-
-def kernel_threads():
-    """Return how many threads a kernel may use.
-
-    The limit set by :func:`limit_threads` in this thread, else every CPU.
-    """
-    n_threads = getattr(_budget, "n_threads", None)
-    return cpu_count() if n_threads is None else n_threads
+_buffers = threading.local()
 
 
 @contextmanager
@@ -88,12 +59,12 @@ def reuse_buffers(store):
     every thread that enters this context with it keeps its own buffers there,
     reused from one chunk to the next, and freed with `store`.
     """
-    previous = getattr(_budget, "store", None)
-    _budget.store = store
+    previous = getattr(_buffers, "store", None)
+    _buffers.store = store
     try:
         yield
     finally:
-        _budget.store = previous
+        _buffers.store = previous
 
 
 def scratch(name, shape, dtype):
@@ -104,7 +75,7 @@ def scratch(name, shape, dtype):
     fault per page on first touch, and the reused buffer is often still in the
     CPU caches. The caller must be done with it before asking for `name` again.
     """
-    store = getattr(_budget, "store", None)
+    store = getattr(_buffers, "store", None)
     if store is None:
         return np.empty(shape, dtype)
     buffer = getattr(store, name, None)
@@ -285,94 +256,36 @@ def _chebyshev_fill(X, anchors_t, out):
         out[n_full:] = tile[: X.shape[0] - n_full]
 
 
-def _helpers():
-    """Return the process's pool of helper threads (new after a fork).
+def prepare_abs_differences(A, *, use_max):
+    """Return the anchors' side of :func:`abs_difference_distances`.
 
-    Starting threads for every call would cost more than small kernels do.
+    For L-inf, the transposed anchors, with a zero feature added to make the
+    count even (it adds ``|0 - 0| = 0``); for L1, the anchors, their centre,
+    the centred anchors padded with zero rows to a multiple of 4, and the
+    centred rows' sums and L1 norms.
     """
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
-        _pool = ThreadPoolExecutor(max(1, cpu_count() - 1), "sklearn_relreps")
-        _pool_pid = os.getpid()
-    return _pool
+    A = np.ascontiguousarray(A)
+    if use_max:
+        if A.shape[1] % 2:
+            A = np.pad(A, ((0, 0), (0, 1)))
+        return ("linf", A.shape[0], np.ascontiguousarray(A.T))
+    centre = A.mean(axis=0)
+    centred = np.zeros((-(-A.shape[0] // 4) * 4, A.shape[1]), A.dtype)
+    np.subtract(A, centre, out=centred[: A.shape[0]])
+    sums, norms = centred.sum(axis=1), np.abs(centred).sum(axis=1)
+    return ("l1", A, centre, centred, sums, norms)
 
 
-_pool = _pool_pid = None
-
-_chunk_pools = {}
-_chunk_thread = threading.local()
-
-
-def in_chunk_thread():
-    """Whether this thread is running a chunk of :func:`map_chunks`."""
-    return getattr(_chunk_thread, "active", False)
-
-
-def map_chunks(fill, batches, n_workers):
-    """Call ``fill(batch)`` for every batch, in `n_workers` threads.
-
-    The threads belong to a pool kept for the process (one per number of
-    workers, new after a fork): starting two threads costs about a millisecond,
-    more than transforming a few rows. A transform called from a chunk thread
-    (by a callable similarity) must run its chunks there, with one worker
-    (see :func:`in_chunk_thread`): waiting on the pool from inside it could
-    deadlock.
-    """
-    if n_workers == 1 or len(batches) == 1:
-        for batch in batches:
-            fill(batch)
-        return
-    key = (n_workers, os.getpid())
-    if key not in _chunk_pools:
-        _chunk_pools[key] = ThreadPoolExecutor(n_workers, "sklearn_relreps_chunks")
-
-    def run(batch):
-        _chunk_thread.active = True
-        try:
-            fill(batch)
-        finally:
-            _chunk_thread.active = False
-
-    list(_chunk_pools[key].map(run, batches))
-
-
-def _on_row_blocks(n_rows, n_columns, fill, multiple=1):
-    """Call ``fill(rows)`` on slices covering ``range(n_rows)``, in threads.
-
-    Slices start at multiples of `multiple`; the calling thread and helper
-    threads, at most :func:`kernel_threads` in all (fewer for small work),
-    take the slices in turn.
-    """
-    by_size = ceil(n_rows * n_columns / _MIN_VALUES_PER_THREAD)
-    n_threads = max(1, min(kernel_threads(), by_size, ceil(n_rows / multiple)))
-    if n_threads == 1:
-        fill(slice(0, n_rows))
-        return
-    n_blocks = min(n_threads * _BLOCKS_PER_THREAD, ceil(n_rows / multiple))
-    block = multiple * ceil(n_rows / (n_blocks * multiple))
-    starts = iter(range(0, n_rows, block))  # next() is atomic: a shared queue
-
-    def work():
-        for start in starts:
-            fill(slice(start, start + block))
-
-    helpers = [_helpers().submit(work) for _ in range(n_threads - 1)]
-    work()
-    for helper in helpers:
-        helper.result()
-
-
-def abs_difference_distances(X, A, *, use_max, out=None):
-    """L1 (or L-inf when `use_max`) distances between the rows of NumPy arrays.
+def abs_difference_distances(X, side, out=None):
+    """L1 or L-inf distances between the rows of `X` and prepared anchors.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Samples, float32 or float64.
-    A : ndarray of shape (n_anchors, n_features)
-        Anchors, converted to the dtype of `X`.
-    use_max : bool
-        Reduce the absolute differences with ``max`` (L-inf) instead of ``sum``.
+    side : tuple
+        The anchors' side, from :func:`prepare_abs_differences` in the dtype
+        of `X`.
     out : ndarray of shape (n_samples, n_anchors), default=None
         Where to write the result (any strides); a new array when None.
 
@@ -394,34 +307,29 @@ def abs_difference_distances(X, A, *, use_max, out=None):
     and close pairs keep the direct sum's relative precision.
     """
     X = np.ascontiguousarray(X)
-    A = np.ascontiguousarray(A, dtype=X.dtype)
+    n_anchors = side[1] if side[0] == "linf" else side[1].shape[0]
     if out is None:
-        out = np.empty((X.shape[0], A.shape[0]), dtype=X.dtype)
-    n_work = A.shape[0] * X.shape[1] // 64  # the kernel is n_features times costlier
-    if use_max:
+        out = np.empty((X.shape[0], n_anchors), dtype=X.dtype)
+    n_work = n_anchors * X.shape[1] // 64  # the kernel is n_features times costlier
+    if side[0] == "linf":
+        anchors_t = side[2]
         if X.shape[1] % 2:
-            # A zero feature on both sides adds |0 - 0| = 0, the count is even.
             X = np.pad(X, ((0, 0), (0, 1)))
-            A = np.pad(A, ((0, 0), (0, 1)))
-        anchors_t = np.ascontiguousarray(A.T)
 
         def fill(rows):
             _chebyshev_fill(X[rows], anchors_t, out[rows])
 
     else:
-        centre = A.mean(axis=0)
-        centred = np.zeros((-(-A.shape[0] // 4) * 4, A.shape[1]), X.dtype)
-        np.subtract(A, centre, out=centred[: A.shape[0]])
-        a_sums, a_norms = centred.sum(axis=1), np.abs(centred).sum(axis=1)
+        _, A, centre, centred, sums, norms = side
         eps = float(np.finfo(X.dtype).eps)
         tolerance = X.dtype.type(max(_NEAR_L1, 4 * X.shape[1] * eps))
 
         def fill(rows):
             _manhattan_kernel(
-                X[rows], A, centre, centred, a_sums, a_norms, tolerance, out[rows]
+                X[rows], A, centre, centred, sums, norms, tolerance, out[rows]
             )
 
-    _on_row_blocks(X.shape[0], n_work, fill, multiple=ROW_TILE)
+    on_row_blocks(X.shape[0], X.shape[0] * n_work, fill, multiple=ROW_TILE)
     return out
 
 
@@ -453,7 +361,7 @@ def centred_sqnorms(X, centre):
     def fill(rows):
         _centre_kernel(X[rows], centre, out[rows], sqnorms[rows], zero)
 
-    _on_row_blocks(X.shape[0], X.shape[1], fill)
+    on_row_blocks(X.shape[0], X.size, fill)
     return out, sqnorms
 
 
@@ -480,9 +388,9 @@ def _on_rows_of(values, fill):
     """
     work = values if values.strides[1] == values.itemsize else values.copy()
     flat, row_stride = _rows(work)
-    _on_row_blocks(
+    on_row_blocks(
         work.shape[0],
-        work.shape[1],
+        work.size,
         lambda rows: fill(
             flat[rows.start * row_stride :], row_stride, rows, work[rows]
         ),

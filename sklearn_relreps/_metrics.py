@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_array, gen_batches
 
 from ._compat import Interval, get_chunk_n_rows, validate_params
-from ._similarities import power_of_two_scale, unit_rows
+from ._numerics import power_of_two_scale, unit_rows
 
 _SPACES = {"X": ["array-like"], "Y": ["array-like"]}
 _K = [Interval(Integral, 1, None, closed="left")]

@@ -1,7 +1,7 @@
 """InvariantProductTransformer: several relative projections on one anchor set."""
 
-from ._base import AnchorProjection
 from ._compat import StrOptions
+from ._projection import AnchorProjection
 from ._similarities import SIMILARITIES
 
 
@@ -19,6 +19,8 @@ class InvariantProductTransformer(AnchorProjection):
     :class:`RelativeTransformer` objects, the anchors are chosen once, the
     preprocessing is shared, and there is one fitted object to re-anchor with
     :func:`sklearn_relreps.stitch`.
+
+    Read more in the :ref:`User Guide <product>`.
 
     Parameters
     ----------
@@ -40,29 +42,25 @@ class InvariantProductTransformer(AnchorProjection):
         Subtract the anchors' mean before every block.
     standardize : bool, default=False
         Divide every feature by the anchors' standard deviation first.
-    output_norm : {"standard", "l2"} or None, default="standard"
-        Per-block normalisation, with statistics of the anchors' own relative
-        vectors (see :class:`RelativeTransformer`). Raw distances live on
-        scales that differ between blocks and spaces.
+    output_norm : {"standard", "l2", "softmax"} or None, default="standard"
+        Per-block normalisation (see :class:`RelativeTransformer`), with
+        statistics of the anchors' own relative vectors for ``"standard"``.
+        Raw distances live on scales that differ between blocks and spaces.
+    temperature : float, default=0.1
+        Temperature of ``output_norm="softmax"``; ignored otherwise.
     gamma : float, default=None
-        Width of an ``"rbf"`` block; only valid when ``"rbf"`` is among
+        Width of an ``"rbf"`` block, set from the anchors when None (see
+        :class:`RelativeTransformer`); only valid when ``"rbf"`` is among
         `similarities`.
     random_state : int, RandomState instance or None, default=None
         Seed of the anchor selection.
     n_jobs : int, default=None
-        Number of threads that process row chunks in :meth:`transform`;
-        the CPUs are shared out among them (BLAS's threads and the compiled
-        kernels'). ``-1`` means all processors. ``None`` means one thread per
-        CPU, each running BLAS and the compiled kernels single-threaded, for
-        NumPy or sparse input and a similarity computed from a BLAS product
-        (cosine, dot, euclidean, rbf): after a threaded product, BLAS's idle
-        threads keep spinning for a while and slow down the compiled pass that
-        finishes each block. Otherwise ``None`` means one chunk at a time, each
-        kernel using every CPU (unless in a :func:`joblib.parallel_backend`
-        context), as also for similarities that are all BLAS products on
-        small inputs (under 2**30 multiply-adds), where one threaded product
-        is faster. Each thread takes at least 64 rows; fewer rows leave
-        threads idle, with the same share of the CPUs for the others.
+        Number of row chunks :meth:`transform` processes at once, in threads.
+        ``None`` means 1 unless in a :func:`joblib.parallel_config` context;
+        ``-1`` means all processors. Chunk workers never exceed the threads
+        that OpenMP may use here (``OMP_NUM_THREADS``, threadpoolctl and
+        joblib's limits) and share them; the output does not depend on
+        `n_jobs` (scikit-learn's glossary, "n_jobs").
 
     Attributes
     ----------
@@ -76,6 +74,8 @@ class InvariantProductTransformer(AnchorProjection):
         The anchors' mean, when ``center=True``.
     scale_ : ndarray of shape (n_features_in_,) or None
         The anchors' feature scales, when ``standardize=True``.
+    gamma_ : float or None
+        The width of an ``"rbf"`` block; None without one.
     output_mean_, output_scale_ : ndarray of shape (n_blocks * n_anchors,) or None
         Block-major column statistics of the anchors' own relative vectors,
         when ``output_norm="standard"``.
@@ -130,6 +130,7 @@ class InvariantProductTransformer(AnchorProjection):
         center=False,
         standardize=False,
         output_norm="standard",
+        temperature=0.1,
         gamma=None,
         random_state=None,
         n_jobs=None,
@@ -141,15 +142,20 @@ class InvariantProductTransformer(AnchorProjection):
         self.center = center
         self.standardize = standardize
         self.output_norm = output_norm
+        self.temperature = temperature
         self.gamma = gamma
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _block_kernels(self):
+    @property
+    def _aggregation(self):
+        return self.aggregation
+
+    def _similarity_names(self):
         return list(self.similarities)
 
-    def _check_kernels(self):
-        names = self._block_kernels()
+    def _check_params(self):
+        names = self._similarity_names()
         if not names:
             raise ValueError("similarities is empty; give at least one similarity.")
         unknown = [n for n in names if not (isinstance(n, str) and n in SIMILARITIES)]
@@ -165,23 +171,9 @@ class InvariantProductTransformer(AnchorProjection):
                 f"aggregation={self.aggregation!r} pools blocks whose raw values "
                 "live on different scales; set output_norm to 'standard' or 'l2'."
             )
-        return super()._check_kernels()
-
-    def _accepts_sparse(self):
-        try:
-            return super()._accepts_sparse()
-        except TypeError:  # similarities of the wrong type are reported by fit
-            return False
+        super()._check_params()
 
     def _feature_prefixes(self):
         if self.aggregation == "concat":
-            return [f"{name}_" for name in self._block_kernels()]
+            return [f"{name}_" for name in self._similarity_names()]
         return [""]
-
-    def _aggregate(self, blocks, xp):
-        if self.aggregation == "concat":
-            return xp.concat(blocks, axis=1)
-        total = blocks[0]
-        for block in blocks[1:]:
-            total = total + block
-        return total / len(blocks) if self.aggregation == "mean" else total

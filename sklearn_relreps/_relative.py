@@ -1,7 +1,7 @@
 """RelativeTransformer: one relative projection onto a set of anchors."""
 
-from ._base import AnchorProjection
 from ._compat import StrOptions
+from ._projection import AnchorProjection
 from ._similarities import SIMILARITIES
 
 
@@ -47,30 +47,30 @@ class RelativeTransformer(AnchorProjection):
         Divide every feature by the anchors' population standard deviation. A
         deviation that is zero, or negligible for the dtype at the feature's
         scale, is replaced by 1.
-    output_norm : {None, "l2", "standard"}, default=None
+    output_norm : {None, "l2", "standard", "softmax"}, default=None
         Normalisation of the relative vectors: ``"l2"`` scales each row to unit
         norm; ``"standard"`` z-scores each anchor column with the mean and
         population standard deviation of the anchors' own relative vectors,
-        which are recomputed in each space.
+        which are recomputed in each space; ``"softmax"`` turns each row into
+        weights over the anchors, ``exp(r_j / temperature) / sum_i exp(r_i /
+        temperature)`` (non-negative, summing to 1).
+    temperature : float, default=0.1
+        Temperature of ``output_norm="softmax"``: smaller values concentrate
+        each row's weight on its most similar anchors. Ignored otherwise.
     gamma : float, default=None
-        Width of the ``"rbf"`` kernel ``exp(-gamma ||x - a||^2)``;
-        ``1 / n_features`` when None. Only valid with ``similarity="rbf"``.
+        Width of the ``"rbf"`` kernel ``exp(-gamma ||x - a||^2)``. None sets
+        it from the anchors, ``1 / median`` of their squared distances to each
+        other (after centring and scaling), learned as `gamma_` in each space.
+        Only valid with ``similarity="rbf"``.
     random_state : int, RandomState instance or None, default=None
         Seed of the anchor selection.
     n_jobs : int, default=None
-        Number of threads that process row chunks in :meth:`transform`;
-        the CPUs are shared out among them (BLAS's threads and the compiled
-        kernels'). ``-1`` means all processors. ``None`` means one thread per
-        CPU, each running BLAS and the compiled kernels single-threaded, for
-        NumPy or sparse input and a similarity computed from a BLAS product
-        (cosine, dot, euclidean, rbf): after a threaded product, BLAS's idle
-        threads keep spinning for a while and slow down the compiled pass that
-        finishes each block. Otherwise ``None`` means one chunk at a time, each
-        kernel using every CPU (unless in a :func:`joblib.parallel_backend`
-        context), as also for similarities that are all BLAS products on
-        small inputs (under 2**30 multiply-adds), where one threaded product
-        is faster. Each thread takes at least 64 rows; fewer rows leave
-        threads idle, with the same share of the CPUs for the others.
+        Number of row chunks :meth:`transform` processes at once, in threads.
+        ``None`` means 1 unless in a :func:`joblib.parallel_config` context;
+        ``-1`` means all processors. Chunk workers never exceed the threads
+        that OpenMP may use here (``OMP_NUM_THREADS``, threadpoolctl and
+        joblib's limits) and share them; the output does not depend on
+        `n_jobs` (scikit-learn's glossary, "n_jobs").
 
     Attributes
     ----------
@@ -86,6 +86,8 @@ class RelativeTransformer(AnchorProjection):
         The anchors' mean, subtracted when ``center=True``.
     scale_ : ndarray of shape (n_features_in_,) or None
         The anchors' feature scales, used when ``standardize=True``.
+    gamma_ : float or None
+        The width of the ``"rbf"`` kernel in use; None for other similarities.
     output_mean_, output_scale_ : ndarray of shape (n_anchors,) or None
         Column statistics of the anchors' own relative vectors, used when
         ``output_norm="standard"``.
@@ -145,6 +147,7 @@ class RelativeTransformer(AnchorProjection):
         center=False,
         standardize=False,
         output_norm=None,
+        temperature=0.1,
         gamma=None,
         random_state=None,
         n_jobs=None,
@@ -155,15 +158,13 @@ class RelativeTransformer(AnchorProjection):
         self.center = center
         self.standardize = standardize
         self.output_norm = output_norm
+        self.temperature = temperature
         self.gamma = gamma
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _block_kernels(self):
+    def _similarity_names(self):
         return [self.similarity]
 
     def _feature_prefixes(self):
         return [""]
-
-    def _aggregate(self, blocks, xp):
-        return blocks[0]

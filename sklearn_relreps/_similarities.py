@@ -1,132 +1,59 @@
-"""Similarity and distance kernels between samples and anchors, and their registry.
+"""Similarities between samples and anchors: one object per kind, one contract.
 
-Every kernel has the signature ``f(X, anchors) -> (n_samples, n_anchors)``, the same
-as a user-supplied callable, and is written with array-API operations so that it
-runs unchanged on NumPy, CuPy or PyTorch arrays. ``X`` may also be a SciPy CSR
-matrix for the kernels registered with ``sparse=True``.
+A similarity is prepared once on the anchors (everything that depends on the
+anchors alone: unit rows, norms, centre, transposed or padded copies), then
+applied to chunk after chunk of samples::
+
+    side = similarity.prepare(anchors)
+    block = similarity.apply(X_chunk, side, out=None)   # (n_rows, n_anchors)
+
+`apply` writes into `out` when it is given (a NumPy array, possibly a view of
+one block of a wider output) and returns it. Calling a similarity,
+``similarity(X, anchors)``, does both. The kernels are written with array-API
+operations, so they run on NumPy, CuPy or PyTorch arrays; NumPy arrays go
+through compiled passes of :mod:`._kernels` where they pay. Samples may be a
+SciPy CSR matrix for the similarities with ``sparse = True``.
+
+Numerics: every row is measured in units of a power of two of its magnitude
+when its squared norm is out of the safe range (see :mod:`._numerics`), so
+values of any magnitude the dtype holds give finite results; only ``dot``,
+whose values themselves can leave the range, raises. Euclidean distances use
+the expansion ``|x - c|^2 + |a - c|^2 - 2 (x - c).(a - c)`` from the anchors'
+centre c; a squared distance below the expansion's rounding error is 0.
 """
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils import assert_all_finite
 
-from ._compat import StrOptions, get_namespace_and_device, validate_params
+from ._compat import get_namespace_and_device, to_numpy
 from ._kernels import (
     abs_difference_distances,
     centred_sqnorms,
     finish_folded,
     finish_squared_distances,
+    prepare_abs_differences,
     scale_rows_and_clip,
 )
-
-#: Transformations of a latent space, in the order of the invariance table.
-TRANSFORMATIONS = (
-    "orthogonal",
-    "isotropic_scaling",
-    "translation",
-    "permutation",
-    "sign_flip",
-    "axis_scaling",
-    "linear",
+from ._numerics import (
+    check_finite_rows,
+    checked_sqnorms,
+    inverse_norms,
+    power_of_two_scale,
+    rescale_rows,
+    row_sqnorms,
+    safe_sqnorm_range,
+    unit_rows,
 )
 
-# Anchors are compared with at most this many at a time by the broadcasting
-# kernels (L1, L-inf), which bounds their temporary memory per sample row.
+#: The broadcasting L1/L-inf kernels (non-NumPy arrays) compare this many
+#: anchors at a time, which bounds their temporary memory per sample row.
 ANCHOR_BLOCK = 8
-
-
-@dataclass(frozen=True)
-class _Similarity:
-    func: Callable
-    invariances: frozenset
-    is_distance: bool
-    # f(sX, sA) == |s|**p f(X, A) for some p > 0: output normalisation then
-    # removes the scale, which adds isotropic-scaling invariance.
-    homogeneous: bool
-    sparse: bool
-    # Extra temporary values per sample row, as a multiple of n_features.
-    row_overhead: int
-    # Spends its time in a BLAS matrix product (the others in compiled code),
-    # after computing the samples' squared norms, from which it also finds NaN
-    # and infinite samples itself (see `check_finite_rows`).
-    blas: bool = False
 
 
 def _xp(X, A):
     if sparse.issparse(X):
         return get_namespace_and_device(A)[0]
     return get_namespace_and_device(X, A)[0]
-
-
-def _row_sqnorms(X, xp):
-    if sparse.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1), dtype=X.dtype).ravel()
-    return xp.sum(X * X, axis=1)
-
-
-def power_of_two_scale(magnitude, xp):
-    """Return powers of two of the order of `magnitude` (1 where it is 0).
-
-    Dividing by them is exact in floating point and brings values to order one,
-    so that squares and products neither overflow nor underflow; the kernels
-    and statistics undo the scale afterwards where needed.
-    """
-    finfo = xp.finfo(magnitude.dtype)
-    positive = xp.where(magnitude > 0, magnitude, xp.ones_like(magnitude))
-    exponent = xp.clip(
-        xp.floor(xp.log2(positive)),
-        float(np.log2(finfo.smallest_normal)),
-        float(np.floor(np.log2(finfo.max))),
-    )
-    return xp.pow(xp.full_like(exponent, 2.0), exponent)
-
-
-def _row_scales(X, xp):
-    """Powers of two of the order of each row's largest absolute value."""
-    if sparse.issparse(X):
-        largest = np.asarray(abs(X).max(axis=1).toarray(), dtype=X.dtype).ravel()
-        return power_of_two_scale(largest, np)
-    return power_of_two_scale(xp.max(xp.abs(X), axis=1), xp)
-
-
-def _divide_rows(X, scales):
-    if sparse.issparse(X):
-        return X.multiply((1 / scales)[:, None]).tocsr()
-    return X / scales[:, None]
-
-
-def rescale_rows(X, xp):
-    """Divide each row of `X` (dense or CSR) by a power of two of its magnitude.
-
-    Directions and ratios within a row are unchanged (exactly), and the largest
-    entry of each row is of order one, so squared norms are finite and nonzero.
-    """
-    return _divide_rows(X, xp.asarray(_row_scales(X, xp)))
-
-
-def inverse_norms(sqnorms, xp):
-    """Return ``1 / sqrt(sqnorms)``, with 0 where the norm is 0."""
-    norms = xp.sqrt(sqnorms)
-    is_zero = norms == 0
-    # A zero vector has no direction: its cosine to anything is defined as 0.
-    safe = xp.where(is_zero, xp.ones_like(norms), norms)
-    return xp.where(is_zero, xp.zeros_like(norms), 1 / safe)
-
-
-def unit_rows(X, xp):
-    """Return the dense rows of `X` divided by their L2 norms (zero rows stay 0).
-
-    Rows of any magnitude the dtype holds are normalised without overflow or
-    underflow: those whose squared norms are out of the safe range are first
-    rescaled (see :func:`_rescale_rows_where_needed`). Rows with a NaN or an
-    infinity raise an error.
-    """
-    X, sqnorms, _ = _rescale_rows_where_needed(X, xp)
-    return X * inverse_norms(sqnorms, xp)[:, None]
 
 
 def _product(X, B, xp, out):
@@ -139,95 +66,20 @@ def _product(X, B, xp, out):
     return np.matmul(X, B, out=out)
 
 
-def check_finite_rows(X, sqnorms, xp):
-    """Raise scikit-learn's error if a row of `X` holds a NaN or an infinity.
-
-    Such a row has a squared norm (`sqnorms`) that is not finite, and so has a
-    finite row whose squared norm overflows: only those rows are looked at.
-    The kernels that compute squared row norms anyway thus check their input
-    at no extra cost.
-    """
-    suspect = ~xp.isfinite(sqnorms)
-    if bool(xp.any(suspect)):
-        if sparse.issparse(X):
-            suspect = np.flatnonzero(suspect)
-        assert_all_finite(X[suspect, ...], input_name="X")
-
-
-def _safe_sqnorms(n_features, finfo):
-    """Return the range of squared row norms safe to use as they are.
-
-    See :func:`_row_sqnorms_checked`; `finfo` describes the dtype.
-    """
-    low = n_features * float(finfo.smallest_normal) / float(finfo.eps)
-    return low, float(finfo.max) / 64
-
-
-def _row_sqnorms_checked(X, xp, sqnorms=None):
-    """Squared row norms (unless given), and whether each is safe to use as is.
-
-    Within [n_features * tiny / eps, max / 64], neither the squares, nor the
-    products of two such rows, nor their sums overflow, and what underflows is
-    below rounding: dividing the row by a power of two first (exact) would
-    change nothing. Rows of `X` with a NaN or an infinity raise an error
-    (see :func:`check_finite_rows`), when the norms are computed here.
-    """
-    if sqnorms is None:
-        with np.errstate(over="ignore", under="ignore"):  # both mean: rescale
-            sqnorms = (
-                xp.asarray(_row_sqnorms(X, xp))
-                if sparse.issparse(X)
-                else xp.vecdot(X, X)
-            )
-        check_finite_rows(X, sqnorms, xp)
-    low, high = _safe_sqnorms(X.shape[1], xp.finfo(sqnorms.dtype))
-    return sqnorms, (sqnorms >= low) & (sqnorms <= high)
-
-
-def _rescale_rows_where_needed(X, xp, floor=None, sqnorms=None):
-    """Divide the rows that need it by a power of two of their magnitude.
-
-    Rows safe as they are (see :func:`_row_sqnorms_checked`) keep the scale 1,
-    unless `floor` (a power of two) is given: then every row is measured in
-    units of at least `floor`. A row's scale thus depends on that row alone.
-    Returns ``(X / scales[:, None], squared row norms, scales)``, with `scales`
-    None when all are 1 (and `X` itself then). The squared row norms of `X`
-    are computed unless given.
-    """
-    sqnorms, safe = _row_sqnorms_checked(X, xp, sqnorms)
-    if floor is None and bool(xp.all(safe)):
-        return X, sqnorms, None
-    scales = xp.asarray(_row_scales(X, xp))
-    if floor is None:
-        scales = xp.where(safe, xp.ones_like(scales), scales)
-    else:
-        scales = xp.maximum(scales, floor)
-    X = _divide_rows(X, scales)
-    return X, _row_sqnorms_checked(X, xp)[0], scales
-
-
 def _anchor_units(A, xp):
     """Return ``(A / a_scale, squared norms, a_scale)``; a_scale None for 1."""
-    a_sqnorms, a_safe = _row_sqnorms_checked(A, xp)
+    a_sqnorms, a_safe = checked_sqnorms(A, xp)
     if bool(xp.all(a_safe)):
         return A, a_sqnorms, None
     a_scale = power_of_two_scale(xp.max(xp.abs(A)), xp)
     A = A / a_scale
-    return A, _row_sqnorms(A, xp), a_scale
-
-
-# Each built-in kernel is split in two: what depends on the anchors alone
-# (computed once per transform by `bind`) and what each chunk of samples needs.
-
-
-def _dot_anchors(A):
-    return _anchor_units(A, get_namespace_and_device(A)[0])
+    return A, row_sqnorms(A, xp), a_scale
 
 
 def _dot(X, anchors, out=None):
     A, _, a_scale = anchors
     xp = _xp(X, A)
-    X, _, x_scales = _rescale_rows_where_needed(X, xp)
+    X, _, x_scales = rescale_rows(X, xp)
     if x_scales is None and a_scale is None:
         # |x . a| <= |x| |a|: in range, by the bounds on both norms.
         return _product(X, A.T, xp, out)
@@ -259,25 +111,11 @@ def _dot(X, anchors, out=None):
     return out
 
 
-def dot(X, A, out=None):
-    """Inner products ``x . a`` between the rows of `X` and of `A`.
-
-    Raises a ValueError when nonzero products fall outside the range of normal
-    numbers of the dtype (they would overflow, or lose their digits). With
-    `out` (NumPy), the result is written there.
-    """
-    return _dot(X, _dot_anchors(A), out)
-
-
-def _cosine_anchors(A):
-    return unit_rows(A, get_namespace_and_device(A)[0])
-
-
 def _cosine(X, anchors, out=None):
     xp = _xp(X, anchors)
     # Scaling rows by powers of two leaves cosines unchanged (exactly) and keeps
     # the squared norms within the dtype's range, whatever the data's magnitude.
-    X, sqnorms, _ = _rescale_rows_where_needed(X, xp)
+    X, sqnorms, _ = rescale_rows(X, xp)
     products = _product(X, anchors.T, xp, out)  # anchors: unit rows
     inverse = inverse_norms(sqnorms, xp)
     if isinstance(products, np.ndarray):
@@ -286,20 +124,12 @@ def _cosine(X, anchors, out=None):
     return xp.clip(products, -1.0, 1.0)
 
 
-def cosine(X, A, out=None):
-    """Cosine similarities between the rows of `X` and of `A` (0 for zero rows).
-
-    With `out` (NumPy), the result is written there.
-    """
-    return _cosine(X, _cosine_anchors(A), out)
-
-
 #: The samples' centring is folded into the anchors' side when the anchors'
 #: centre is at most this many times their root-mean-square distance from it.
 _FOLD_CENTRE = 1.0
 
 
-def _expansion_anchors(A):
+def _prepare_expansion(A):
     """Compute the anchors' side of :func:`_expansion` and :func:`_folded`.
 
     Dense samples are measured from the anchors' centre c: distances ignore
@@ -352,9 +182,7 @@ def _expansion(X, anchors, out):
         X = centred_X
     elif not sparse.issparse(X):
         X = X - centre
-    X, x_sqnorms, scales = _rescale_rows_where_needed(
-        X, xp, floor=a_scale, sqnorms=x_sqnorms
-    )
+    X, x_sqnorms, scales = rescale_rows(X, xp, floor=a_scale, sqnorms=x_sqnorms)
     if scales is None:
         ratio = None
     else:
@@ -407,10 +235,10 @@ def _folded(X, anchors, out, factor, use_exp, general):
     """Distances or kernel values from the uncentred samples, where it applies.
 
     For NumPy samples and anchors whose centring folds into offsets (see
-    :func:`_expansion_anchors`), one product of the samples as given, then one
+    :func:`_prepare_expansion`), one product of the samples as given, then one
     pass that computes each row's centred norm and finishes the row, with the
     unit `factor`. The rows whose norms are outside the safe range (see
-    :func:`_safe_sqnorms`), or not finite, are computed again by
+    :func:`._numerics.safe_sqnorm_range`), or not finite, are computed again by
     ``general(rows, anchors)``, which also raises for NaN and infinite values.
     """
     centre, (A, a_sqnorms, _), _, offsets = anchors
@@ -428,7 +256,7 @@ def _folded(X, anchors, out, factor, use_exp, general):
         offsets,
         factor,
         _EXPANSION_NOISE * float(finfo.eps),
-        _safe_sqnorms(X.shape[1], finfo),
+        safe_sqnorm_range(X.shape[1], finfo),
         use_exp=use_exp,
     )
     if left.any():
@@ -444,49 +272,6 @@ def _euclidean_terms(X, anchors, out=None):
     return _finish_expansion(terms, xp, 1.0 if scales is None else scales, False)
 
 
-def _euclidean(X, anchors, out=None):
-    return _folded(X, anchors, out, 1.0, False, _euclidean_terms)
-
-
-def euclidean(X, A, out=None):
-    """Euclidean distances between the rows of `X` and of `A`.
-
-    With `out` (NumPy), the result is written there.
-    """
-    return _euclidean(X, _expansion_anchors(A), out)
-
-
-def _rbf_factor(gamma, dtype, xp):
-    # The exponent is formed as (sqrt(gamma) * scale)**2 * t: a gamma or a
-    # scale beyond the dtype's range still gives a finite factor, and where the
-    # exponent overflows, the kernel value is 0 anyway.
-    return min(gamma**0.5, float(xp.finfo(dtype).max))
-
-
-def _rbf_terms(X, anchors, out=None, *, gamma):
-    terms = _expansion(X, anchors, out)
-    xp = _xp(X, anchors[0])
-    scales = terms[-1]
-    factor = _rbf_factor(gamma, terms[0].dtype, xp)
-    if scales is not None:
-        with np.errstate(over="ignore"):
-            factor = xp.clip(factor * scales, None, float(xp.finfo(scales.dtype).max))
-    return _finish_expansion(terms, xp, factor, True)
-
-
-def _rbf(X, anchors, gamma, out=None):
-    factor = _rbf_factor(gamma, X.dtype, _xp(X, anchors[0]))
-    return _folded(X, anchors, out, factor, True, partial(_rbf_terms, gamma=gamma))
-
-
-def rbf(X, A, gamma, out=None):
-    """Gaussian kernel ``exp(-gamma * ||x - a||^2)``.
-
-    With `out` (NumPy), the result is written there.
-    """
-    return _rbf(X, _expansion_anchors(A), gamma, out)
-
-
 def _reduce_abs_differences(X, A, reduce):
     xp, _, device = get_namespace_and_device(X, A)
     out = xp.empty((X.shape[0], A.shape[0]), dtype=X.dtype, device=device)
@@ -498,179 +283,224 @@ def _reduce_abs_differences(X, A, reduce):
     return out
 
 
-def manhattan(X, A, out=None):
-    """L1 (Manhattan) distances between the rows of `X` and of `A`.
+class Similarity:
+    """A way to compare samples with anchors (see the module docstring).
 
-    NumPy arrays go through the compiled kernel of :mod:`._kernels` (writing
-    into `out` when given); other array namespaces (e.g. PyTorch on a GPU)
-    through the broadcasting formulation.
+    Class attributes describe what the engine needs to know: `sparse`, whether
+    CSR samples are accepted; `row_overhead`, the temporary values per sample
+    row as a multiple of ``n_features``; `symmetric`, whether ``sim(a, b) ==
+    sim(b, a)``.
     """
-    if isinstance(X, np.ndarray) and isinstance(A, np.ndarray):
-        return abs_difference_distances(X, A, use_max=False, out=out)
-    return _reduce_abs_differences(X, A, _xp(X, A).sum)
+
+    name = None
+    sparse = False
+    row_overhead = 0
+    symmetric = True
+
+    def prepare(self, anchors):
+        """Return what `apply` needs from the anchors, computed once."""
+        return anchors
+
+    def apply(self, X, side, out=None):
+        """Return the (n_samples, n_anchors) values of `X` against the anchors."""
+        raise NotImplementedError
+
+    def __call__(self, X, anchors, out=None):
+        return self.apply(X, self.prepare(anchors), out)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
 
 
-def chebyshev(X, A, out=None):
-    """L-infinity (Chebyshev) distances between the rows of `X` and of `A`.
+class Cosine(Similarity):
+    """Cosine similarity; 0 for a zero sample or anchor."""
 
-    Computed like :func:`manhattan`, with a maximum instead of a sum.
+    name = "cosine"
+    sparse = True
+
+    def prepare(self, anchors):
+        return unit_rows(anchors, get_namespace_and_device(anchors)[0])
+
+    def apply(self, X, side, out=None):
+        return _cosine(X, side, out)
+
+
+class Dot(Similarity):
+    """Inner product; raises when a nonzero product leaves the dtype's range."""
+
+    name = "dot"
+    sparse = True
+
+    def prepare(self, anchors):
+        return _anchor_units(anchors, get_namespace_and_device(anchors)[0])
+
+    def apply(self, X, side, out=None):
+        return _dot(X, side, out)
+
+
+class Euclidean(Similarity):
+    """Euclidean distance."""
+
+    name = "euclidean"
+    sparse = True
+    row_overhead = 1
+
+    def prepare(self, anchors):
+        return _prepare_expansion(anchors)
+
+    def apply(self, X, side, out=None):
+        return _folded(X, side, out, 1.0, False, _euclidean_terms)
+
+
+class RBF(Euclidean):
+    """Gaussian kernel ``exp(-gamma |x - a|^2) = exp(-(|x - a| / length)^2)``.
+
+    Give `gamma`, or the `length` scale instead: a length of 1e200 is exact
+    where its gamma, 1e-400, does not fit in float64.
     """
-    if isinstance(X, np.ndarray) and isinstance(A, np.ndarray):
-        return abs_difference_distances(X, A, use_max=True, out=out)
-    return _reduce_abs_differences(X, A, _xp(X, A).max)
+
+    name = "rbf"
+
+    def __init__(self, gamma=None, *, length=None):
+        self.gamma = gamma
+        self.length = length
+
+    def _factor(self, dtype, xp):
+        # The exponent is formed as (factor * scale)**2 * t, factor = sqrt(gamma):
+        # a factor beyond the dtype's range still gives a finite exponent, and
+        # where the exponent overflows, the kernel value is 0 anyway.
+        factor = 1 / self.length if self.length is not None else self.gamma**0.5
+        return min(factor, float(xp.finfo(dtype).max))
+
+    def apply(self, X, side, out=None):
+        factor = self._factor(X.dtype, _xp(X, side[0]))
+        return _folded(X, side, out, factor, True, self._terms)
+
+    def _terms(self, X, side, out=None):
+        terms = _expansion(X, side, out)
+        xp = _xp(X, side[0])
+        scales = terms[-1]
+        factor = self._factor(terms[0].dtype, xp)
+        if scales is not None:
+            with np.errstate(over="ignore"):
+                factor = xp.clip(
+                    factor * scales, None, float(xp.finfo(scales.dtype).max)
+                )
+        return _finish_expansion(terms, xp, factor, True)
+
+    def __repr__(self):
+        if self.length is not None:
+            return f"RBF(length={self.length!r})"
+        return f"RBF(gamma={self.gamma!r})"
 
 
-# The kernels that split their work: (anchors' side, samples' side).
-_SPLIT = {
-    dot: (_dot_anchors, _dot),
-    cosine: (_cosine_anchors, _cosine),
-    euclidean: (_expansion_anchors, _euclidean),
-    rbf: (_expansion_anchors, _rbf),
-}
+class _AbsDifferences(Similarity):
+    row_overhead = ANCHOR_BLOCK
+    use_max = False
+
+    def prepare(self, anchors):
+        if isinstance(anchors, np.ndarray):
+            return prepare_abs_differences(anchors, use_max=self.use_max)
+        return anchors
+
+    def apply(self, X, side, out=None):
+        if isinstance(side, tuple):  # prepared for NumPy
+            return abs_difference_distances(X, side, out)
+        xp = _xp(X, side)
+        return _reduce_abs_differences(X, side, xp.max if self.use_max else xp.sum)
 
 
-def bind(function, A):
-    """Return ``g(X, out=None)``: ``function(X, A)`` for chunk after chunk of `X`.
+class Manhattan(_AbsDifferences):
+    """L1 distance."""
 
-    For the built-in kernels (or a :func:`functools.partial` of one), the work
-    that depends on the anchors alone is done once, here; `out` is passed on
-    to them. Any other `function` is called as ``function(X, A)``, its result
-    copied into `out` when given.
+    name = "l1"
+
+
+class Chebyshev(_AbsDifferences):
+    """L-infinity distance (exact: a maximum has no rounding)."""
+
+    name = "linf"
+    use_max = True
+
+
+class UserSimilarity(Similarity):
+    """A callable ``f(X, anchors) -> (n_samples, n_anchors)`` given by the user.
+
+    Its result is checked (shape, finiteness, dense) and converted to the
+    anchors' namespace, device and dtype.
     """
-    kernel = getattr(function, "func", function)
-    if kernel in _SPLIT:
-        prepare, apply = _SPLIT[kernel]
-        keywords = getattr(function, "keywords", {})
-        return partial(apply, anchors=prepare(A), **keywords)
-    if kernel is manhattan or kernel is chebyshev:
-        return partial(kernel, A=A)
 
-    def bound(X, out=None):
+    symmetric = False
+
+    def __init__(self, function):
+        self.function = function
+        self.name = getattr(function, "__name__", repr(function))
+
+    def apply(self, X, side, out=None):
+        result = _checked_call(self.function, self.name, X, side)
         if out is None:
-            return function(X, A)
-        out[...] = function(X, A)
+            return result
+        out[...] = result
         return out
 
-    return bound
+    def __repr__(self):
+        return f"UserSimilarity({self.name!r})"
 
 
-_ROTATION_LIKE = frozenset({"orthogonal", "permutation", "sign_flip"})
-_SIGNED_PERMUTATIONS = frozenset({"permutation", "sign_flip"})
+def _checked_call(function, name, X, anchors):
+    xp, _, device = get_namespace_and_device(anchors)
+    result = function(X, anchors)
+    shape = tuple(getattr(result, "shape", ()))
+    expected = (X.shape[0], anchors.shape[0])
+    if shape != expected:
+        raise ValueError(
+            f"The similarity callable {name!r} must return an array of shape "
+            f"(n_samples, n_anchors) = {expected}; got "
+            f"{shape or type(result).__name__}."
+        )
+    if sparse.issparse(result):
+        raise TypeError(
+            f"The similarity callable {name!r} returned a sparse matrix; return "
+            "a dense array (for example result.toarray())."
+        )
+    result = xp.asarray(result, dtype=anchors.dtype, device=device)
+    if not bool(xp.all(xp.isfinite(result))):
+        raise ValueError(
+            f"The similarity callable {name!r} returned NaN or infinite values."
+        )
+    return result
 
+
+#: The built-in similarities, by name.
 SIMILARITIES = {
-    "cosine": _Similarity(
-        cosine,
-        _ROTATION_LIKE | {"isotropic_scaling"},
-        False,
-        False,
-        True,
-        0,
-        blas=True,
-    ),
-    "dot": _Similarity(dot, _ROTATION_LIKE, False, True, True, 0, blas=True),
-    "euclidean": _Similarity(
-        euclidean,
-        _ROTATION_LIKE | {"translation"},
-        True,
-        True,
-        True,
-        1,
-        blas=True,
-    ),
-    "rbf": _Similarity(
-        rbf,
-        _ROTATION_LIKE | {"translation"},
-        False,
-        False,
-        True,
-        1,
-        blas=True,
-    ),
-    "l1": _Similarity(
-        manhattan,
-        _SIGNED_PERMUTATIONS | {"translation"},
-        True,
-        True,
-        False,
-        ANCHOR_BLOCK,
-    ),
-    "linf": _Similarity(
-        chebyshev,
-        _SIGNED_PERMUTATIONS | {"translation"},
-        True,
-        True,
-        False,
-        ANCHOR_BLOCK,
-    ),
+    cls.name: cls for cls in (Cosine, Dot, Euclidean, RBF, Manhattan, Chebyshev)
 }
 
 
-@validate_params(
-    {
-        "similarity": [str, list, tuple],
-        "center": ["boolean"],
-        "standardize": ["boolean"],
-        "output_norm": [StrOptions({"l2", "standard"}), None],
-    },
-    prefer_skip_nested_validation=True,
-)
-def get_invariances(similarity, *, center=False, standardize=False, output_norm=None):
-    """List the transformations of a latent space that a relative projection ignores.
+def make_similarity(similarity, *, gamma=None, length=None):
+    """Return the :class:`Similarity` for a name or a callable.
 
-    The transformation is applied to the samples and to the anchors alike, and
-    every statistic learned from the anchors is recomputed after it. The answer
-    is the invariance table of the user guide, derived from three rules: the
-    kernel's own invariances; ``center=True`` adds translations; output
-    normalisation removes the scale of scale-homogeneous kernels (dot and the
-    distances); ``standardize=True`` trades rotations for per-feature scaling.
-
-    Parameters
-    ----------
-    similarity : str or sequence of str
-        A registered similarity name (``"cosine"``, ``"dot"``, ``"euclidean"``,
-        ``"l1"``, ``"linf"``, ``"rbf"``), or several of them for an
-        :class:`InvariantProductTransformer`, whose guaranteed invariances are
-        the intersection of its blocks'.
-    center : bool, default=False
-        Whether the anchors' mean is subtracted first.
-    standardize : bool, default=False
-        Whether every feature is divided by the anchors' standard deviation.
-    output_norm : {None, "l2", "standard"}, default=None
-        Normalisation of the relative vectors.
-
-    Returns
-    -------
-    invariances : frozenset of str
-        A subset of ``{"orthogonal", "isotropic_scaling", "translation",
-        "permutation", "sign_flip", "axis_scaling", "linear"}``.
-
-    Examples
-    --------
-    >>> from sklearn_relreps import get_invariances
-    >>> sorted(get_invariances("cosine"))
-    ['isotropic_scaling', 'orthogonal', 'permutation', 'sign_flip']
-    >>> "translation" in get_invariances("cosine", center=True)
-    True
-    >>> sorted(get_invariances(["cosine", "l1"], center=True, output_norm="standard"))
-    ['isotropic_scaling', 'permutation', 'sign_flip', 'translation']
+    `gamma` or `length` set the width of ``"rbf"`` (see :class:`RBF`); they
+    are ignored otherwise.
     """
-    names = [similarity] if isinstance(similarity, str) else list(similarity)
-    unknown = [n for n in names if not (isinstance(n, str) and n in SIMILARITIES)]
-    if unknown or not names:
-        raise ValueError(
-            f"Unknown similarity {unknown or names}; expected names among "
-            f"{sorted(SIMILARITIES)}."
-        )
-    result = set(TRANSFORMATIONS) - {"linear"}
-    for name in names:
-        spec = SIMILARITIES[name]
-        held = set(spec.invariances)
-        if center:
-            held.add("translation")
-        if output_norm is not None and spec.homogeneous:
-            held.add("isotropic_scaling")
-        if standardize:
-            held -= {"orthogonal"}
-            held |= {"isotropic_scaling", "axis_scaling"}
-        result &= held
-    return frozenset(result)
+    if callable(similarity):
+        return UserSimilarity(similarity)
+    if similarity == "rbf":
+        return RBF(gamma, length=length)
+    return SIMILARITIES[similarity]()
+
+
+def median_distance(anchors):
+    """Return the median euclidean distance between two distinct anchors.
+
+    The median heuristic sets the rbf length scale to it: the kernel then
+    varies most over the anchors' typical distances, whatever the data's
+    scale. The first 1,000 anchors bound the cost. Returns None when the
+    median is 0 (fewer than two anchors, or mostly duplicates).
+    """
+    subset = anchors[: min(anchors.shape[0], 1000), ...]
+    if subset.shape[0] < 2:
+        return None
+    distances = to_numpy(Euclidean()(subset, subset))
+    median = float(np.median(distances[np.triu_indices(subset.shape[0], k=1)]))
+    return median if median > 0 else None

@@ -9,8 +9,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import AnchorProjection
 from ._compat import get_namespace_and_device, to_host, to_numpy
+from ._projection import AnchorProjection
 
 
 def _leaf_steps(estimator):
@@ -180,5 +180,5 @@ def stitch(estimator, anchors):
     validate_data(projection, anchors, reset=True, skip_check_array=True)
     xp, _, device = get_namespace_and_device(projection.anchors_)
     dense = checked.toarray() if sparse.issparse(checked) else checked
-    projection._fit_anchor_statistics(xp.asarray(dense, device=device))
+    projection._learn(xp.asarray(dense, device=device))
     return stitched

@@ -9,10 +9,9 @@ from sklearn.base import (
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import mean_and_std, safe_scale
 from ._compat import StrOptions, _fit_context
 from ._metrics import _check_spaces, _mean_cosine
-from ._similarities import power_of_two_scale
+from ._numerics import mean_and_std, power_of_two_scale, safe_scale
 
 
 class LatentTranslator(

@@ -38,8 +38,16 @@ def ref_kernel(name, X, A, gamma=None):
     squared = (differences * differences).sum(axis=2)
     if name == "euclidean":
         return np.sqrt(squared)
-    gamma = 1.0 / X.shape[1] if gamma is None else gamma
+    gamma = median_gamma(A) if gamma is None else gamma
     return np.exp(-gamma * squared)
+
+
+def median_gamma(A):
+    """The median heuristic: 1 / median squared distance between two anchors."""
+    rows, columns = np.triu_indices(A.shape[0], k=1)
+    distances = np.sqrt(((A[rows] - A[columns]) ** 2).sum(axis=1))
+    median = np.median(distances)
+    return 1.0 if median == 0 else 1.0 / median**2
 
 
 def ref_output(
@@ -106,7 +114,8 @@ def table_invariances(similarity, center, standardize, output_norm):
         ("dot", False): {ORTH, PERM, FLIP},
         ("dot", True): {ORTH, SHIFT, PERM, FLIP},
         ("euclidean", False): {ORTH, SHIFT, PERM, FLIP},
-        ("rbf", False): {ORTH, SHIFT, PERM, FLIP},
+        # the default width is the anchors' median distance: scale-free
+        ("rbf", False): {ORTH, SCALE, SHIFT, PERM, FLIP},
         ("l1", False): {SHIFT, PERM, FLIP},
         ("linf", False): {SHIFT, PERM, FLIP},
     }

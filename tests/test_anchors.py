@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.spatial.distance import cdist
 
-from sklearn_relreps import InvariantProductTransformer, RelativeTransformer
+from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, _anchors
 from sklearn_relreps._anchors import ANCHOR_METHODS
 from sklearn_relreps.anchors import select_anchors
 
@@ -267,7 +267,7 @@ def test_given_mask_of_wrong_length():
         ([3, 1, 3], "duplicates"),
         ([0, 20], r"\[0, n_samples\) with n_samples=20"),
         ([-1, 2], r"\[0, n_samples\) with n_samples=20"),
-        (np.array([0.0, 2.0]), "integer row positions or a boolean mask"),
+        (np.array([0.0, 2.0]), "integer row positions, a boolean mask"),
         (np.array([], dtype=int), "select no sample"),
         (np.zeros(20, dtype=bool), "select no sample"),
     ],
@@ -366,3 +366,24 @@ def test_warnings_point_at_the_callers_line(call, message):
     with pytest.warns(UserWarning, match=message) as record:
         call(X)
     assert record[0].filename == __file__
+
+
+def test_fps_and_kmeans_choose_among_a_random_subset(monkeypatch):
+    monkeypatch.setattr(_anchors, "MIN_CANDIDATES", 40)
+    monkeypatch.setattr(_anchors, "CANDIDATES_PER_ANCHOR", 4)
+    X = np.random.RandomState(7).normal(size=(300, 5))
+    picked = select_anchors(X, 6, method="fps", random_state=0)
+    # The same draws, replayed: the candidates, then the start among them.
+    rng = np.random.RandomState(0)
+    rows = np.sort(rng.choice(300, size=40, replace=False))
+    unit = X[rows] / np.linalg.norm(X[rows], axis=1, keepdims=True)
+    distances = cdist(unit, unit)
+    chosen = [rng.randint(40)]
+    while len(chosen) < 6:
+        chosen.append(int(np.argmax(distances[:, chosen].min(axis=1))))
+    assert_array_equal(picked, rows[chosen])
+    # With more anchors, the candidate set grows to 4 per anchor.
+    many = select_anchors(X, 12, method="kmeans", random_state=1)
+    rng = np.random.RandomState(1)
+    assert np.isin(many, rng.choice(300, size=48, replace=False)).all()
+    assert np.unique(many).size == 12

@@ -225,8 +225,9 @@ def test_extreme_magnitudes_give_the_exact_answer(name, scale, dtype):
         finfo = np.finfo(dtype)
         if np.any((raw > finfo.max) | ((raw < finfo.smallest_normal) & (raw > 0))):
             # The products themselves do not fit the dtype: a clear error.
+            # (at fit when the anchors' own blocks are computed, else at transform)
             with pytest.raises(ValueError, match="dot products .* outside the"):
-                est.fit(X)
+                est.fit(X).transform(X)
             return
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow/underflow RuntimeWarning
@@ -256,7 +257,8 @@ def test_samples_far_larger_than_the_anchors():
         est = configured(name).fit(X)
         out = est.transform(probe)
         assert np.all(np.isfinite(out))
-        assert_array_equal(out[:2], est.transform(X[:2]))
+        # Another batch shape may take another BLAS code path: a few ulps.
+        assert_allclose(out[:2], est.transform(X[:2]), rtol=1e-6, atol=1e-6)
         assert_close(out, expected(est, X, probe), np.float32)
 
 
@@ -314,7 +316,8 @@ def test_duplicate_rows(name):
     doubled = np.vstack([X, X])
     est = configured(name)
     out = fit_transform_checked(est, doubled)
-    assert_array_equal(out[:12], out[12:])
+    # Rows at other places of one product may round differently in BLAS.
+    assert_allclose(out[:12], out[12:], rtol=1e-13, atol=1e-13)
     assert_close(out, expected(est, doubled, doubled), np.float64)
 
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from sklearn_relreps import RelativeTransformer, get_invariances
-from sklearn_relreps._similarities import SIMILARITIES, TRANSFORMATIONS
+from sklearn_relreps._invariances import TRANSFORMATIONS
+from sklearn_relreps._similarities import SIMILARITIES
 
 N_TRAIN, N_TEST, N_FEATURES = 30, 10, 5
 ANCHOR_INDICES = np.array([0, 3, 7, 11, 16, 20, 24, 29])

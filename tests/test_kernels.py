@@ -1,42 +1,34 @@
-"""The fast paths: compiled L1/L-inf kernels, threads, memory, anchor candidates."""
+"""The compiled kernels: L1/L-inf distances and the fused epilogues."""
 
 import threading
-import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
-import sklearn
 from _references import ref_kernel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy import sparse
 from scipy.spatial.distance import cdist
-from sklearn import config_context
-from threadpoolctl import threadpool_info
 
-from sklearn_relreps import (
-    InvariantProductTransformer,
-    RelativeTransformer,
-    _anchors,
-    _base,
-)
-from sklearn_relreps._base import MIN_CHUNK_ROWS
 from sklearn_relreps._kernels import (
     ANCHOR_TILE,
     abs_difference_distances,
     centred_sqnorms,
     finish_folded,
     finish_squared_distances,
-    kernel_threads,
-    limit_threads,
-    map_chunks,
+    prepare_abs_differences,
     reuse_buffers,
     scratch,
 )
 from sklearn_relreps._similarities import _reduce_abs_differences
-from sklearn_relreps.anchors import select_anchors
+from sklearn_relreps._threads import budget_of
+
+
+def distances(X, A, use_max):
+    """The compiled L1 or L-inf kernel, its anchors' side prepared first."""
+    A = np.asarray(A, dtype=X.dtype)
+    return abs_difference_distances(X, prepare_abs_differences(A, use_max=use_max))
 
 
 def reference(X, A, use_max):
@@ -56,7 +48,7 @@ def test_compiled_kernel_matches_definition(
     rng = np.random.RandomState(0)
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
     A = rng.normal(size=(n_anchors, n_features)).astype(dtype)
-    result = abs_difference_distances(X, A, use_max=use_max)
+    result = distances(X, A, use_max)
     assert result.dtype == dtype
     assert result.shape == (n_samples, n_anchors)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
@@ -68,7 +60,7 @@ def test_compiled_kernel_agrees_with_broadcasting_path(use_max):
     rng = np.random.RandomState(1)
     X = rng.normal(size=(30, 17)).astype(np.float32)
     A = rng.normal(size=(11, 17)).astype(np.float32)
-    compiled = abs_difference_distances(X, A, use_max=use_max)
+    compiled = distances(X, A, use_max)
     broadcast = _reduce_abs_differences(X, A, np.max if use_max else np.sum)
     assert broadcast.dtype == compiled.dtype == np.float32
     assert_allclose(compiled, broadcast, rtol=1e-5)
@@ -77,7 +69,7 @@ def test_compiled_kernel_agrees_with_broadcasting_path(use_max):
 def test_compiled_kernel_identical_rows_are_at_distance_zero():
     X = np.random.RandomState(2).normal(size=(6, 9)).astype(np.float32) * 1e3
     for use_max in (False, True):
-        assert_array_equal(np.diag(abs_difference_distances(X, X, use_max=use_max)), 0)
+        assert_array_equal(np.diag(distances(X, X, use_max)), 0)
 
 
 def _l1_scale(X, A):
@@ -103,7 +95,7 @@ def test_l1_kernel_meets_its_rounding_bound(seed, n_features, offset, closeness,
     X = A[rng.randint(0, 9, size=14)] + closeness * rng.normal(size=(14, n_features))
     X[:3] = A[:3]
     X = X.astype(dtype)
-    result = abs_difference_distances(X, A, use_max=False)
+    result = distances(X, A, False)
     exact = reference(X, A, False)
     eps = np.finfo(dtype).eps
     error = np.abs(result - exact)
@@ -119,14 +111,12 @@ def test_l1_kernel_results_do_not_depend_on_other_rows():
     A = rng.normal(size=(11, 33)).astype(np.float32) + 50
     near = A[[1, 4, 4, 9]] + 1e-3 * rng.normal(size=(4, 33)).astype(np.float32)
     X = np.vstack([near, rng.normal(size=(9, 33)).astype(np.float32) + 50, A[:3]])
-    together = abs_difference_distances(X, A, use_max=False)
+    together = distances(X, A, False)
     for order in (rng.permutation(len(X)), np.arange(len(X))[::-1]):
-        assert_array_equal(
-            abs_difference_distances(X[order], A, use_max=False), together[order]
-        )
+        assert_array_equal(distances(X[order], A, False), together[order])
     for i in range(len(X)):
         assert_array_equal(
-            abs_difference_distances(X[i : i + 1], A, use_max=False),
+            distances(X[i : i + 1], A, False),
             together[i : i + 1],
         )
 
@@ -139,7 +129,7 @@ def test_l1_kernel_overflow_gives_inf_not_nan():
     A = np.array([[-big, big, 0.0], [1.0, 1.0, 1.0]], np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = abs_difference_distances(X, A, use_max=False)
+        result = distances(X, A, False)
     with np.errstate(over="ignore"):
         expected = reference(X, A, False).astype(np.float32)
     assert np.isinf(expected).sum() == 4
@@ -155,87 +145,20 @@ def test_compiled_kernel_reads_any_layout_and_keeps_input(tmp_path):
     np.save(path, X)
     readonly = np.load(path, mmap_mode="r")
     for variant in (np.asfortranarray(X), X[:, ::-1][:, ::-1], readonly):
-        assert_allclose(abs_difference_distances(variant, A, use_max=False), expected)
+        assert_allclose(distances(variant, A, False), expected)
     assert_array_equal(readonly, X)
 
 
 def test_thread_count_does_not_change_results():
     rng = np.random.RandomState(4)
-    X = rng.normal(size=(203, 16)).astype(np.float32)
+    X = rng.normal(size=(20003, 16)).astype(np.float32)
     A = rng.normal(size=(7, 16)).astype(np.float32)
     results = []
     for n_threads in (1, 2, 5):
-        with limit_threads(n_threads):
-            assert kernel_threads() == n_threads
-            results.append(abs_difference_distances(X, A, use_max=False))
+        with budget_of(n_threads):
+            results.append(distances(X, A, False))
     for result in results[1:]:
         assert_array_equal(result, results[0])
-
-
-def test_limit_threads_nests_and_restores():
-    default = kernel_threads()
-    assert default >= 1
-    with limit_threads(3):
-        with limit_threads(0):  # at least one thread
-            assert kernel_threads() == 1
-        assert kernel_threads() == 3
-    assert kernel_threads() == default
-
-
-@pytest.mark.parametrize("similarity", ["l1", "linf", "cosine"])
-def test_transform_with_chunk_threads_matches_sequential(similarity):
-    rng = np.random.RandomState(5)
-    X = rng.normal(size=(500, 20)).astype(np.float32)
-    est = RelativeTransformer(8, similarity=similarity, random_state=0).fit(X)
-    sequential = est.transform(X)
-    with config_context(working_memory=0.01):  # several chunks
-        threaded = est.set_params(n_jobs=2).transform(X)
-    assert_allclose(threaded, sequential, rtol=1e-6)
-
-
-def _peak_beyond_output(estimator, X):
-    tracemalloc.start()
-    try:
-        out = estimator.transform(X)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return (peak - out.nbytes) / 2**20
-
-
-@pytest.mark.parametrize("n_jobs", [None, 2])
-def test_transform_memory_is_bounded_by_working_memory(n_jobs):
-    rng = np.random.RandomState(6)
-    X = rng.normal(size=(8000, 32))
-    product = InvariantProductTransformer(40, random_state=0, n_jobs=n_jobs).fit(X)
-    with config_context(working_memory=1):
-        small = _peak_beyond_output(product, X[:2000])
-        large = _peak_beyond_output(product, X)
-    # Temporary memory stays near working_memory (1 MiB), whatever n_samples;
-    # the output alone is 8000 * 160 * 8 bytes = 9.8 MiB.
-    assert large < 2.5
-    assert large < small + 0.5
-
-
-def test_fps_and_kmeans_choose_among_a_random_subset(monkeypatch):
-    monkeypatch.setattr(_anchors, "MIN_CANDIDATES", 40)
-    monkeypatch.setattr(_anchors, "CANDIDATES_PER_ANCHOR", 4)
-    X = np.random.RandomState(7).normal(size=(300, 5))
-    picked = select_anchors(X, 6, method="fps", random_state=0)
-    # The same draws, replayed: the candidates, then the start among them.
-    rng = np.random.RandomState(0)
-    rows = np.sort(rng.choice(300, size=40, replace=False))
-    unit = X[rows] / np.linalg.norm(X[rows], axis=1, keepdims=True)
-    distances = cdist(unit, unit)
-    chosen = [rng.randint(40)]
-    while len(chosen) < 6:
-        chosen.append(int(np.argmax(distances[:, chosen].min(axis=1))))
-    assert_array_equal(picked, rows[chosen])
-    # With more anchors, the candidate set grows to 4 per anchor.
-    many = select_anchors(X, 12, method="kmeans", random_state=1)
-    rng = np.random.RandomState(1)
-    assert np.isin(many, rng.choice(300, size=48, replace=False)).all()
-    assert np.unique(many).size == 12
 
 
 def test_scratch_buffers_are_reused_per_store_and_thread():
@@ -353,102 +276,3 @@ def test_folded_epilogue_matches_definition_and_leaves_unsafe_rows(use_exp, dtyp
     rtol = 1e-4 if dtype == np.float32 else 1e-10
     assert_allclose(products[kept], expected, rtol=rtol, atol=rtol)
     assert products.dtype == dtype
-
-
-def test_blas_blocks_run_chunk_threads_and_restore_blas_threads(monkeypatch):
-    monkeypatch.setattr(_base, "SMALL_PRODUCT", 0)  # as for large inputs
-    rng = np.random.RandomState(5)
-    X = rng.normal(size=(600, 12))
-    mixed = InvariantProductTransformer(n_anchors=20, random_state=0).fit(X)
-    blas_only = InvariantProductTransformer(
-        n_anchors=20, similarities=("cosine", "euclidean"), random_state=0
-    ).fit(X)
-    compiled_only = InvariantProductTransformer(
-        n_anchors=20, similarities=("l1", "linf"), random_state=0
-    ).fit(X)
-    assert mixed._chunk_workers(X) == kernel_threads()
-    assert blas_only._chunk_workers(X) == kernel_threads()
-    assert blas_only._chunk_workers(sparse.csr_matrix(X)) == kernel_threads()
-    assert compiled_only._chunk_workers(X) == 1
-    assert mixed.set_params(n_jobs=1)._chunk_workers(X) == 1
-    mixed.set_params(n_jobs=None)
-    before = threadpool_info()
-    with config_context(working_memory=1):  # many chunks, shared out
-        chunked = mixed.transform(X)
-    assert threadpool_info() == before
-    assert_array_equal(chunked, mixed.set_params(n_jobs=1).transform(X))
-
-
-def test_small_blas_products_run_as_one_threaded_product(monkeypatch):
-    X = np.random.RandomState(4).normal(size=(300, 8))
-    blas_only = InvariantProductTransformer(
-        n_anchors=10, similarities=("cosine", "rbf"), random_state=0
-    ).fit(X)
-    mixed = InvariantProductTransformer(n_anchors=10, random_state=0).fit(X)
-    # 300 x 8 x 10 multiply-adds: one threaded product, unless a block is
-    # compiled (L1, L-inf), or the input reaches SMALL_PRODUCT.
-    assert blas_only._chunk_workers(X) == 1
-    assert mixed._chunk_workers(X) == kernel_threads()
-    monkeypatch.setattr(_base, "SMALL_PRODUCT", X.size * 10)
-    assert blas_only._chunk_workers(X) == kernel_threads()
-    assert blas_only._chunk_workers(X[:-1]) == 1
-
-
-def test_small_batches_take_fewer_chunk_threads(monkeypatch):
-    # Each chunk thread takes at least MIN_CHUNK_ROWS rows; BLAS keeps the
-    # share of the CPUs of the threads chosen (one each), used or not.
-    calls = []
-
-    def record(fill, batches, n_workers):
-        blas = [m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas"]
-        calls.append((n_workers, set(blas)))
-        map_chunks(fill, batches, n_workers)
-
-    monkeypatch.setattr(_base, "map_chunks", record)
-    X = np.random.RandomState(2).normal(size=(4 * MIN_CHUNK_ROWS, 10))
-    est = RelativeTransformer(12, similarity="rbf", n_jobs=2, random_state=0).fit(X)
-    reference = est.set_params(n_jobs=1).transform(X)
-    est.set_params(n_jobs=2)
-    share = max(1, kernel_threads() // 2)
-    for n_rows, n_workers in [(1, 1), (2 * MIN_CHUNK_ROWS - 1, 1), (len(X), 2)]:
-        calls.clear()
-        assert_allclose(est.transform(X[:n_rows]), reference[:n_rows], rtol=1e-12)
-        assert calls == [(n_workers, {share})]
-
-
-def test_chunk_threads_see_the_callers_configuration():
-    seen = set()
-
-    def similarity(X, A):
-        seen.add((threading.get_ident(), sklearn.get_config()["working_memory"]))
-        return X @ A.T
-
-    X = np.random.RandomState(0).normal(size=(500, 6))
-    est = RelativeTransformer(8, similarity=similarity, n_jobs=2).fit(X)
-    seen.clear()
-    with config_context(working_memory=1):
-        est.transform(X)
-    assert {memory for _, memory in seen} == {1}
-    assert threading.get_ident() not in {thread for thread, _ in seen}
-
-
-def test_transform_inside_a_chunk_thread_runs_there():
-    # A callable similarity that itself transforms with chunk threads: the
-    # inner transform runs in the calling chunk thread (waiting on the pool
-    # from inside it could deadlock), and still gives the distances.
-    X = np.random.RandomState(1).normal(size=(400, 5))
-    inner = RelativeTransformer(6, similarity="euclidean", n_jobs=2).fit(X)
-    seen = []
-
-    def similarity(rows, anchors):
-        seen.append(inner._chunk_workers(rows))
-        distances = cdist(rows, inner.anchors_)
-        assert_allclose(inner.transform(rows), distances, rtol=1e-10, atol=1e-12)
-        return rows @ anchors.T
-
-    outer = RelativeTransformer(anchors=X[:3], similarity=similarity, n_jobs=2)
-    outer.fit(X)
-    seen.clear()
-    with config_context(working_memory=1):
-        outer.transform(X)
-    assert seen and set(seen) == {1}

@@ -10,7 +10,12 @@ from numpy.testing import assert_allclose
 from scipy import sparse
 
 from sklearn_relreps import RelativeTransformer, get_invariances
-from sklearn_relreps._similarities import SIMILARITIES, _expansion_anchors, unit_rows
+from sklearn_relreps._numerics import unit_rows
+from sklearn_relreps._similarities import (
+    SIMILARITIES,
+    _prepare_expansion,
+    make_similarity,
+)
 
 # -- data -----------------------------------------------------------------------
 
@@ -313,15 +318,15 @@ def test_callable_wrong_shape_raises():
         ValueError, match=r"transposed_dot.*shape.*\(20, 6\); got \(6, 20\)"
     ):
         rel.transform(X)
-    with pytest.raises(ValueError, match=r"row_sums.*shape.*\(6, 6\); got \(6,\)"):
-        RelativeTransformer(anchors=A, similarity=row_sums).fit(X)
+    with pytest.raises(ValueError, match=r"row_sums.*shape.*\(20, 6\); got \(20,\)"):
+        RelativeTransformer(anchors=A, similarity=row_sums).fit(X).transform(X)
 
 
 def test_callable_returning_nan_raises():
     X, A = make_data(seed=13)
-    rel = RelativeTransformer(anchors=A, similarity=dot_with_nan)
+    rel = RelativeTransformer(anchors=A, similarity=dot_with_nan).fit(X)
     with pytest.raises(ValueError, match="dot_with_nan.*NaN"):
-        rel.fit(X)
+        rel.transform(X)
 
 
 # -- the invariance registry ----------------------------------------------------
@@ -369,7 +374,7 @@ def test_expansion_folds_centring_only_near_the_origin(offset, similarity, dtype
     # an anchor is at distance exactly 0 from itself either way.
     X, A = make_data(seed=3, n=40, k=7, d=9)
     X, A = (X + offset).astype(dtype), (A + offset).astype(dtype)
-    offsets = _expansion_anchors(A)[-1]
+    offsets = _prepare_expansion(A)[-1]
     assert (offsets is None) == (offset > 0)
     kwargs = {"gamma": 0.05} if similarity == "rbf" else {}
     est = RelativeTransformer(anchors=A, similarity=similarity, **kwargs).fit(X)
@@ -377,7 +382,7 @@ def test_expansion_folds_centring_only_near_the_origin(offset, similarity, dtype
     assert result.dtype == dtype
     assert_agrees(result, ref_kernel(similarity, X, A, **kwargs), dtype)
     assert result[-1, 0] == (0.0 if similarity == "euclidean" else 1.0)
-    assert_allclose(SIMILARITIES[similarity].func(X, A, **kwargs), result, rtol=1e-6)
+    assert_allclose(make_similarity(similarity, **kwargs)(X, A), result, rtol=1e-6)
 
 
 @pytest.mark.parametrize("similarity", ["euclidean", "rbf"])
@@ -385,7 +390,7 @@ def test_folded_expansion_rescales_extreme_rows_like_alone(similarity):
     # A chunk with a row that needs rescaling takes the centring route; every
     # row still agrees with the definition, and with itself transformed alone.
     X, A = make_data(seed=4, n=12, k=5, d=6)
-    assert _expansion_anchors(A)[-1] is not None  # the folded route
+    assert _prepare_expansion(A)[-1] is not None  # the folded route
     X[3] *= 1e150
     X[5] *= 1e-150
     kwargs = {"gamma": 1e-300} if similarity == "rbf" else {}
@@ -399,10 +404,9 @@ def test_folded_expansion_rescales_extreme_rows_like_alone(similarity):
 
 @pytest.mark.parametrize("sparse_input", [False, True])
 @pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean", "rbf"])
-def test_kernels_find_nan_and_inf_themselves(similarity, sparse_input):
+def test_nan_and_inf_samples_raise_scikit_learns_error(similarity, sparse_input):
     X, A = make_data(seed=5)
     est = RelativeTransformer(anchors=A, similarity=similarity).fit(X)
-    assert est._kernels_check_finite()
     for value, message in [(np.nan, "NaN"), (np.inf, "infinity")]:
         bad = X.copy()
         bad[7, 2] = value
