@@ -31,6 +31,25 @@ def _leaf_steps(estimator):
 def _entry_projection(estimator):
     """Return the relative step that receives the raw latent vectors."""
     steps = list(_leaf_steps(estimator))
+    # A relative step in a branch of a FeatureUnion or ColumnTransformer (or any
+    # other meta-estimator) that data reaches before a top-level relative step
+    # cannot be re-anchored alone: its branch selects columns of the source
+    # space, and the sibling branches were fit on that space.
+    for name, step in steps:
+        if isinstance(step, AnchorProjection):
+            break
+        params = step.get_params(deep=True) if hasattr(step, "get_params") else {}
+        nested = [p for p, v in params.items() if isinstance(v, AnchorProjection)]
+        if nested:
+            raise ValueError(
+                f"The relative step {f'{name}__{nested[0]}'!r} sits in a branch of "
+                f"the step {name!r} ({type(step).__name__}); stitch only re-anchors "
+                "a relative step that receives the raw latent vectors, as the first "
+                "step of a (possibly nested) Pipeline. Stitch the branch's own "
+                "pipeline (relative step first) on the anchors' matching columns "
+                "and rebuild the model around it, or make the relative step the "
+                "first step of the Pipeline."
+            )
     relative = [name for name, step in steps if isinstance(step, AnchorProjection)]
     if not relative:
         raise ValueError(
@@ -99,8 +118,12 @@ def stitch(estimator, anchors):
         A fitted relative transformer, or a fitted
         :class:`~sklearn.pipeline.Pipeline` (nested pipelines included) whose
         first step is one. Later relative steps work on relative vectors,
-        which no longer depend on the encoder, and are kept as fitted. It is
-        never modified.
+        which no longer depend on the encoder, and are kept as fitted. A
+        relative step inside a branch of a
+        :class:`~sklearn.pipeline.FeatureUnion` or
+        :class:`~sklearn.compose.ColumnTransformer` that the raw vectors reach
+        first is refused with a ValueError: stitch that branch's pipeline
+        instead. It is never modified.
     anchors : {array-like, sparse matrix, DataFrame} of shape (n_anchors, n_features)
         The estimator's anchor items embedded by the new encoder. Either rows
         in anchor order (the order of `anchor_ids_`), or a pandas DataFrame

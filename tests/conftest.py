@@ -1,5 +1,7 @@
 """Shared fixtures: the digits encoders, trained once per session off the repo."""
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from sklearn_relreps.datasets import load_digits_encoders
@@ -26,3 +28,25 @@ def digits_encoders(digits_home):
     for array in arrays:
         array.flags.writeable = False
     return digits
+
+
+@pytest.fixture
+def tabular():
+    """A small mixed-type table: four numeric columns and two categorical ones.
+
+    Rows are labelled ``rec<i>``, so that anchor ids can be told apart from
+    row positions. Returns the frame, binary labels, and the column lists.
+    """
+    rng = np.random.RandomState(0)
+    n = 90
+    numeric = rng.normal(size=(n, 4)) * [1.0, 5.0, 0.2, 2.0] + [0.0, 10.0, -1.0, 3.0]
+    frame = pd.DataFrame(
+        numeric,
+        columns=["age", "income", "ratio", "score"],
+        index=[f"rec{i}" for i in range(n)],
+    )
+    frame["region"] = rng.choice(["north", "south", "east"], size=n)
+    frame["plan"] = rng.choice(["basic", "plus", "pro", "team"], size=n)
+    south = (frame["region"] == "south").to_numpy()
+    y = (numeric[:, 0] + south > 0.3).astype(int)
+    return frame, y, ["age", "income", "ratio", "score"], ["region", "plan"]

@@ -10,10 +10,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import config_context
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_blobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from sklearn_relreps import (
     InvariantProductTransformer,
@@ -440,3 +442,44 @@ def test_grid_search_over_similarities_aggregation_and_n_anchors():
     # Well-separated blobs: the search finds a model far above chance (1/3).
     assert search.best_score_ > 0.9
     assert search.score(X, y) > 0.9
+
+
+# -- in ColumnTransformer branches -----------------------------------------------
+
+
+def test_column_transformer_branch_names_and_sparse_one_hot(tabular):
+    frame, y, numeric, categorical = tabular
+
+    def model(sparse_output, similarities=("cosine", "euclidean")):
+        product = InvariantProductTransformer(
+            5, similarities=similarities, center=True, random_state=0
+        )
+        return ColumnTransformer(
+            [
+                ("product", product, numeric),
+                (
+                    "onehot",
+                    make_pipeline(
+                        OneHotEncoder(sparse_output=sparse_output), clone(product)
+                    ),
+                    categorical,
+                ),
+            ]
+        )
+
+    dense = model(False).set_output(transform="pandas").fit(frame, y)
+    out = dense.transform(frame)
+    ids = dense.named_transformers_["product"].anchor_ids_
+    assert all(i.startswith("rec") for i in ids)
+    expected = [
+        f"product__{s}_anchor_{i}" for s in ("cosine", "euclidean") for i in ids
+    ]
+    assert list(out.columns[:10]) == expected
+    assert all(c.startswith("onehot__cosine_anchor_rec") for c in out.columns[10:15])
+
+    # The one-hot branch may stay sparse when every similarity takes it.
+    assert_allclose(
+        model(True).fit(frame, y).transform(frame), out.to_numpy(), atol=1e-7
+    )
+    with pytest.raises(TypeError, match="not supported by the similarity 'l1'"):
+        model(True, similarities=("cosine", "l1")).fit(frame, y)

@@ -9,10 +9,12 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import config_context
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sklearn_relreps import RelativeTransformer
 
@@ -273,3 +275,166 @@ def test_grid_search_over_n_anchors_and_similarity():
     best = grid.best_estimator_[0]
     assert best.n_anchors in (5, 40) and best.anchors_.shape[0] == best.n_anchors
     assert grid.score(X, y) > 1 / 3
+
+
+# -- in ColumnTransformer and FeatureUnion branches ------------------------------
+
+
+def column_branches(relative, sparse_output=False):
+    """Scale + relative on the numeric columns; one-hot on the categorical."""
+    return lambda numeric, categorical: ColumnTransformer(
+        [
+            ("relative", make_pipeline(StandardScaler(), relative), numeric),
+            ("onehot", OneHotEncoder(sparse_output=sparse_output), categorical),
+        ]
+    )
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_column_transformer_names_and_dataframe_output(library, tabular):
+    frame, y, numeric, categorical = tabular
+    make = column_branches(RelativeTransformer(5, random_state=0))
+    columns = make(numeric, categorical).set_output(transform=library)
+    X = frame if library == "pandas" else pl.from_pandas(frame)
+    out = columns.fit_transform(X, y)
+
+    assert isinstance(out, pd.DataFrame if library == "pandas" else pl.DataFrame)
+    relative = columns.named_transformers_["relative"][-1]
+    ids = list(relative.anchor_ids_)
+    # pandas keeps the index: anchors are named by record label, polars has none.
+    if library == "pandas":
+        assert all(i.startswith("rec") for i in ids)
+        assert out.index.equals(frame.index)
+    else:
+        assert ids == list(relative.anchor_indices_)
+    names = [f"relative__anchor_{i}" for i in ids]
+    onehot = columns.named_transformers_["onehot"].get_feature_names_out()
+    assert list(out.columns) == names + [f"onehot__{n}" for n in onehot]
+    assert "onehot__region_south" in list(out.columns)
+    assert list(columns.get_feature_names_out()) == list(out.columns)
+    # Same anchors and values as on plain arrays.
+    plain = make(numeric, categorical).fit_transform(frame, y)
+    assert_allclose(np.asarray(out), plain)
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_feature_union_names_and_dataframe_output(library, tabular):
+    frame, _, numeric, _ = tabular
+    X = frame[numeric] if library == "pandas" else pl.from_pandas(frame[numeric])
+    union = FeatureUnion(
+        [
+            ("relative", RelativeTransformer(4, random_state=0)),
+            ("scale", StandardScaler()),
+        ]
+    ).set_output(transform=library)
+    out = union.fit_transform(X)
+    relative = union.transformer_list[0][1]
+    assert list(out.columns) == [
+        f"relative__anchor_{i}" for i in relative.anchor_ids_
+    ] + [f"scale__{c}" for c in numeric]
+    assert_allclose(np.asarray(out)[:, :4], np.asarray(relative.transform(X)))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(similarity="cosine"),
+        dict(similarity="cosine", center=True, output_norm="standard"),
+        dict(similarity="dot", standardize=True),
+        dict(similarity="euclidean"),
+        dict(similarity="rbf", gamma=0.5),
+    ],
+)
+def test_sparse_one_hot_branch_matches_dense(params, tabular):
+    frame, y, numeric, categorical = tabular
+
+    def model(sparse_output):
+        onehot = OneHotEncoder(sparse_output=sparse_output)
+        return ColumnTransformer(
+            [
+                ("scale", StandardScaler(), numeric),
+                (
+                    "relative",
+                    make_pipeline(
+                        onehot, RelativeTransformer(6, random_state=0, **params)
+                    ),
+                    categorical,
+                ),
+            ]
+        )
+
+    sparse_model = model(True).fit(frame, y)
+    onehot = sparse_model.named_transformers_["relative"][0]
+    assert sparse.issparse(onehot.transform(frame[categorical]))
+    # Zero euclidean distances go through a square root: ~sqrt(eps) absolute error.
+    assert_allclose(
+        sparse_model.transform(frame),
+        model(False).fit(frame, y).transform(frame),
+        rtol=1e-10,
+        atol=1e-7,
+    )
+
+
+def test_sparse_column_transformer_output_feeds_the_relative_step(tabular):
+    frame, y, numeric, categorical = tabular
+    columns = ColumnTransformer(
+        [
+            ("scale", StandardScaler(), numeric),
+            ("onehot", OneHotEncoder(), categorical),
+        ],
+        sparse_threshold=1.0,
+    )
+    pipe = make_pipeline(columns, RelativeTransformer(8, random_state=0)).fit(frame, y)
+    assert sparse.issparse(pipe[0].transform(frame))
+    dense = make_pipeline(
+        columns.set_params(sparse_threshold=0), RelativeTransformer(8, random_state=0)
+    ).fit(frame, y)
+    assert_allclose(pipe.transform(frame), dense.transform(frame), atol=1e-12)
+
+
+@pytest.mark.parametrize("similarity", ["l1", "linf"])
+def test_dense_only_similarity_refuses_a_sparse_one_hot_branch(similarity, tabular):
+    frame, y, _, categorical = tabular
+    branch = make_pipeline(
+        OneHotEncoder(sparse_output=True),
+        RelativeTransformer(4, similarity=similarity, random_state=0),
+    )
+    columns = ColumnTransformer([("relative", branch, categorical)])
+    with pytest.raises(
+        TypeError,
+        match=f"Sparse input is not supported by the similarity '{similarity}'; "
+        r"pass a dense array \(X.toarray\(\)\)",
+    ):
+        columns.fit(frame, y)
+
+
+def test_grid_search_over_a_column_transformer_pipeline(tabular):
+    frame, y, numeric, categorical = tabular
+    make = column_branches(RelativeTransformer(5, random_state=0))
+    pipe = make_pipeline(
+        make(numeric, categorical), LogisticRegression(max_iter=500)
+    ).set_output(transform="pandas")
+    grid = {
+        "columntransformer__relative__relativetransformer__n_anchors": [4, 12],
+        "columntransformer__relative__relativetransformer__similarity": [
+            "cosine",
+            "rbf",
+        ],
+        "columntransformer__relative__relativetransformer__center": [False, True],
+        "columntransformer__relative__relativetransformer__anchors": [
+            "random",
+            "stratified",
+        ],
+    }
+    search = GridSearchCV(pipe, grid, cv=3).fit(frame, y)
+
+    scores = search.cv_results_["mean_test_score"]
+    assert scores.shape == (16,) and np.isfinite(scores).all()
+    best = search.best_estimator_[0].named_transformers_["relative"][-1]
+    assert best.anchors_.shape[0] == best.n_anchors
+    # The refit model's features name the training records it compares with.
+    names = search.best_estimator_[:-1].get_feature_names_out()
+    assert names[0] == f"relative__anchor_{best.anchor_ids_[0]}"
+    assert set(best.anchor_ids_) <= set(frame.index)
+    if best.anchors == "stratified":
+        assert set(y[frame.index.get_indexer(best.anchor_ids_)]) == {0, 1}

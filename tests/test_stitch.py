@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from scipy import sparse
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, stitch
@@ -244,3 +245,86 @@ def test_fitted_step_before_the_relative_step(spaces):
     ).fit(X_a, y)
     with pytest.raises(ValueError, match="'standardscaler' .* comes before"):
         stitch(model, X_b[:5])
+
+
+# -- relative steps in FeatureUnion / ColumnTransformer branches -------------------
+
+
+def branch_models():
+    union = FeatureUnion(
+        [
+            ("relative", RelativeTransformer(5, random_state=0)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    columns = ColumnTransformer(
+        [
+            (
+                "relative",
+                make_pipeline(StandardScaler(), RelativeTransformer(5, random_state=0)),
+                [0, 1, 2],
+            ),
+            ("rest", "passthrough", [3, 4, 5]),
+        ]
+    )
+    return {
+        "union": (make_pipeline(union, LogisticRegression()), "featureunion__relative"),
+        "columns": (
+            make_pipeline(columns, LogisticRegression()),
+            "columntransformer__relative__relativetransformer",
+        ),
+        "bare_union": (union, "FeatureUnion__relative"),
+        "after_a_scaler": (
+            make_pipeline(StandardScaler(), union, LogisticRegression()),
+            "featureunion__relative",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["union", "columns", "bare_union", "after_a_scaler"])
+def test_relative_step_in_a_branch_is_refused(case, spaces):
+    X_a, X_b, y = spaces
+    estimator, path = branch_models()[case]
+    estimator.fit(X_a, y)
+    before = pickled_state(estimator)
+    with pytest.raises(
+        ValueError,
+        match=f"relative step '{path}' sits in a branch .* Stitch the branch's own "
+        "pipeline",
+    ):
+        stitch(estimator, X_b[:5])
+    assert pickled_state(estimator) == before
+
+
+def test_relative_branches_after_the_entry_step_are_kept(spaces):
+    # Branches that see relative vectors are encoder-independent: allowed.
+    X_a, X_b, y = spaces
+    union = FeatureUnion(
+        [("again", RelativeTransformer(4, random_state=1)), ("scale", StandardScaler())]
+    )
+    model = make_pipeline(
+        RelativeTransformer(10, center=True, random_state=0),
+        union,
+        LogisticRegression(),
+    ).fit(X_a, y)
+    stitched = stitch(model, X_b[model[0].anchor_indices_])
+    again = stitched[1].transformer_list[0][1]
+    assert np.array_equal(again.anchors_, union.transformer_list[0][1].anchors_)
+    assert np.array_equal(stitched.predict(X_b), model.predict(X_a))
+
+
+def test_a_branch_pipeline_can_be_stitched_on_its_columns(spaces):
+    # The workaround the refusal suggests: stitch the branch's own pipeline, on
+    # the columns of B that hold the branch's columns of A (0, 1, 2).
+    X_a, X_b, y = spaces
+    columns = ColumnTransformer(
+        [("relative", RelativeTransformer(8, center=True, random_state=0), [0, 1, 2])]
+    )
+    model = make_pipeline(columns, LogisticRegression()).fit(X_a, y)
+    relative = model[0].named_transformers_["relative"]
+    branch = make_pipeline(relative, model[-1])
+    X_b_branch = X_b[:, [2, 4, 1]]
+
+    stitched = stitch(branch, X_b_branch[relative.anchor_indices_])
+
+    assert np.array_equal(stitched.predict(X_b_branch), model.predict(X_a))
