@@ -1,5 +1,5 @@
-"""Embedded demo data: latent spaces of independently trained encoders."""
+"""Embedded demo data: encoders' latent spaces and a real text corpus."""
 
-from ._datasets import load_digits_encoders
+from ._datasets import load_digits_encoders, load_docstring_corpus
 
-__all__ = ["load_digits_encoders"]
+__all__ = ["load_digits_encoders", "load_docstring_corpus"]

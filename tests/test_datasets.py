@@ -6,11 +6,11 @@ from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_relreps import datasets
-from sklearn_relreps.datasets import load_digits_encoders
+from sklearn_relreps.datasets import load_digits_encoders, load_docstring_corpus
 
 
 def test_public_module():
-    assert datasets.__all__ == ["load_digits_encoders"]
+    assert datasets.__all__ == ["load_digits_encoders", "load_docstring_corpus"]
 
 
 def test_shapes_and_rows(digits_encoders):
@@ -106,3 +106,74 @@ def test_bad_widths(widths, match, tmp_path):
 def test_bad_parameters(params, match, tmp_path):
     with pytest.raises(InvalidParameterError, match=match):
         load_digits_encoders(data_home=tmp_path, **params)
+
+
+@pytest.fixture(scope="module")
+def docstrings():
+    return load_docstring_corpus()
+
+
+def test_docstring_corpus_shape_and_classes(docstrings):
+    corpus = docstrings
+    n = len(corpus.data)
+    assert n >= 1500
+    assert corpus.target.shape == corpus.ids.shape == (n,)
+    assert corpus.target_names == ["numpy", "scipy", "sklearn", "pandas", "joblib"]
+    counts = np.bincount(corpus.target, minlength=5)
+    assert counts.max() <= 400
+    assert counts.min() >= 100
+    # Sorted by class, then by id within each class.
+    assert np.all(np.diff(corpus.target) >= 0)
+    for label, name in enumerate(corpus.target_names):
+        ids = corpus.ids[corpus.target == label]
+        assert list(ids) == sorted(ids)
+        assert all(i.startswith(name + ".") for i in ids)
+    assert "docstring" in corpus.DESCR.lower()
+
+
+def test_docstring_corpus_texts_and_ids_are_unique(docstrings):
+    texts = docstrings.data
+    assert all(isinstance(text, str) for text in texts)
+    assert all(len(text.split()) >= 4 and text == text.strip() for text in texts)
+    assert all("\n" not in text for text in texts)
+    assert len(set(texts)) == len(texts)
+    assert len(set(docstrings.ids)) == len(docstrings.ids)
+
+
+def test_docstring_corpus_deterministic(docstrings):
+    again = load_docstring_corpus()
+    assert again.data == docstrings.data
+    assert np.array_equal(again.ids, docstrings.ids)
+    assert np.array_equal(again.target, docstrings.target)
+    other = load_docstring_corpus(random_state=1)
+    assert not np.array_equal(other.ids, docstrings.ids)
+    assert np.array_equal(np.bincount(other.target), np.bincount(docstrings.target))
+
+
+def test_docstring_corpus_options():
+    full = load_docstring_corpus(sources=("sklearn", "joblib"), max_per_class=None)
+    capped = load_docstring_corpus(sources=("sklearn", "joblib"), max_per_class=50)
+    assert np.array_equal(np.bincount(capped.target), [50, 50])
+    assert set(capped.ids) <= set(full.ids)
+    assert np.bincount(full.target)[0] > 400
+    strict = load_docstring_corpus(sources=("joblib",), min_words=8)
+    assert all(len(text.split()) >= 8 for text in strict.data)
+
+
+def test_docstring_corpus_as_frame():
+    corpus = load_docstring_corpus(sources=("joblib",), as_frame=True)
+    frame = corpus.frame
+    assert list(frame.columns) == ["text", "target"]
+    assert frame.index.name == "id" and frame.index.is_unique
+    assert list(frame.index) == list(corpus.ids)
+    assert corpus.data.equals(frame["text"]) and corpus.target.equals(frame["target"])
+    assert load_docstring_corpus(sources=("joblib",)).frame is None
+
+
+def test_docstring_corpus_rejects_bad_sources():
+    with pytest.raises(ValueError, match="distinct"):
+        load_docstring_corpus(sources=("numpy", "numpy"))
+    with pytest.raises(ModuleNotFoundError):
+        load_docstring_corpus(sources=("no_such_library_here",))
+    with pytest.raises(InvalidParameterError):
+        load_docstring_corpus(max_per_class=0)
