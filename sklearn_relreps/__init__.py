@@ -4,7 +4,8 @@ Describe samples by their similarity to anchor samples, so that models fit on
 one encoder's latent space can be reused on another's (zero-shot stitching).
 """
 
-from . import anchors, datasets, metrics
+from . import anchors, datasets, metrics, model_selection
+from ._exceptions import StitchingWarning
 from ._invariances import get_invariances
 from ._product import InvariantProductTransformer
 from ._relative import RelativeTransformer
@@ -17,10 +18,12 @@ __all__ = [
     "InvariantProductTransformer",
     "LatentTranslator",
     "RelativeTransformer",
+    "StitchingWarning",
     "__version__",
     "anchors",
     "datasets",
     "get_invariances",
     "metrics",
+    "model_selection",
     "stitch",
 ]

@@ -6,9 +6,13 @@ row index and search in memory-bounded chunks; :func:`mean_cosine` compares
 each item with its counterpart; :func:`linear_cka` compares the spaces'
 geometry globally. All are in ``[0, 1]`` (``[-1, 1]`` for the cosine), greater
 is better, and equal 1 for identical inputs without duplicate or collinear rows.
+:func:`anchor_agreement` (in ``[-1, 1]``) compares the anchors' relative
+geometry, to check a pair of spaces before stitching. When both inputs are
+DataFrames, rows are matched by index.
 """
 
 from ._metrics import (
+    anchor_agreement,
     jaccard_at_k,
     linear_cka,
     mean_cosine,
@@ -18,6 +22,7 @@ from ._metrics import (
 )
 
 __all__ = [
+    "anchor_agreement",
     "jaccard_at_k",
     "linear_cka",
     "mean_cosine",

@@ -1,6 +1,7 @@
 """Space-comparison metrics against brute-force definitions and their properties."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import sklearn_relreps._metrics as metrics_module
 from sklearn_relreps.metrics import (
+    anchor_agreement,
     jaccard_at_k,
     linear_cka,
     mean_cosine,
@@ -310,3 +312,145 @@ def test_linear_cka_range_and_symmetry(pair):
     assert 0.0 <= value <= 1.0
     assert value == pytest.approx(linear_cka(Z, X), abs=1e-12)
     assert value == pytest.approx(gram_cka(X, Z), abs=1e-9)
+
+
+# -- rows matched by index ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ALL)
+def test_dataframes_are_matched_by_index(metric, spaces):
+    X, Y = spaces
+    ids = [f"id{i}" for i in range(len(X))]
+    frame_x = pd.DataFrame(X, index=ids)
+    frame_y = pd.DataFrame(Y, index=ids).sample(frac=1.0, random_state=0)
+    assert metric(frame_x, frame_y) == pytest.approx(metric(X, Y), abs=1e-12)
+
+
+def test_dataframes_with_other_ids_are_refused(spaces):
+    X, Y = spaces
+    frame_x = pd.DataFrame(X, index=[f"id{i}" for i in range(40)])
+    frame_y = pd.DataFrame(Y, index=[f"id{i}" for i in range(1, 41)])
+    with pytest.raises(
+        ValueError,
+        match=r"1 ids of X are missing from Y \(e.g. \['id0'\]\) and 1 ids of Y "
+        r"are not in X \(e.g. \['id40'\]\)",
+    ):
+        mean_cosine(frame_x, frame_y)
+
+
+def test_dataframes_with_repeated_ids_are_refused(spaces):
+    X, Y = spaces
+    ids = [f"id{i}" for i in range(39)] + ["id0"]
+    with pytest.raises(ValueError, match=r"index of Y repeats the ids \['id0'\]"):
+        linear_cka(pd.DataFrame(X), pd.DataFrame(Y, index=ids))
+
+
+# -- anchor_agreement ---------------------------------------------------------------
+
+
+def reference_agreement(A, B):
+    """Straight from the definition, with numpy's corrcoef."""
+
+    def cosines(M):
+        M = M - M.mean(axis=0)
+        M = M / np.linalg.norm(M, axis=1, keepdims=True)
+        return M @ M.T
+
+    S, T = cosines(A), cosines(B)
+    k = len(A)
+    off = ~np.eye(k, dtype=bool)
+    score = np.corrcoef(S[off], T[off])[0, 1]
+    rows = [np.corrcoef(S[i][off[i]], T[i][off[i]])[0, 1] for i in range(k)]
+    return score, np.array(rows)
+
+
+@pytest.fixture
+def anchor_pair():
+    rng = np.random.RandomState(11)
+    A = rng.normal(size=(25, 6))
+    B = np.tanh(A @ rng.normal(size=(6, 9))) + 0.2 * rng.normal(size=(25, 9))
+    return A, B
+
+
+def test_anchor_agreement_matches_the_definition(anchor_pair):
+    A, B = anchor_pair
+    result = anchor_agreement(A, B)
+    score, rows = reference_agreement(A, B)
+    assert result.score == pytest.approx(score, abs=1e-12)
+    np.testing.assert_allclose(result.per_anchor, rows, atol=1e-12)
+    assert 0.3 < result.score < 0.99
+
+
+def test_anchor_agreement_invariances(anchor_pair):
+    A, B = anchor_pair
+    rng = np.random.RandomState(12)
+    expected = anchor_agreement(A, B)
+    rot_a, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    rot_b, _ = np.linalg.qr(rng.normal(size=(9, 9)))
+    moved = anchor_agreement(0.1 * A @ rot_a - 4.0, 30.0 * B @ rot_b + 2.0)
+    assert moved.score == pytest.approx(expected.score, abs=1e-10)
+    np.testing.assert_allclose(moved.per_anchor, expected.per_anchor, atol=1e-10)
+    assert anchor_agreement(A, 3 * A @ rot_a + 1).score == pytest.approx(1.0)
+
+
+def test_shuffled_anchors_agree_about_zero():
+    rng = np.random.RandomState(13)
+    A = rng.normal(size=(80, 10))
+    scores = [anchor_agreement(A, A[rng.permutation(80)]).score for _ in range(5)]
+    assert max(abs(s) for s in scores) < 0.1
+
+
+def test_corrupted_anchors_score_lower():
+    rng = np.random.RandomState(14)
+    A = rng.normal(size=(30, 12))
+    rotation, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    B = 2 * A @ rotation + 0.3 * rng.normal(size=A.shape)
+    corrupted = [2, 9, 17]
+    B[corrupted] = rng.normal(size=(3, 12))
+    per_anchor = anchor_agreement(A, B).per_anchor
+    healthy = np.delete(per_anchor, corrupted)
+    assert per_anchor[corrupted].max() < np.median(healthy)
+    assert per_anchor[corrupted].mean() < healthy.mean() - 0.3
+
+
+def test_anchor_agreement_aligns_dataframes_by_index(anchor_pair):
+    A, B = anchor_pair
+    ids = [f"word{i}" for i in range(25)]
+    source = pd.DataFrame(A, index=ids)
+    target = pd.DataFrame(B, index=ids).iloc[::-1]
+    result = anchor_agreement(source, target)
+    expected = anchor_agreement(A, B)
+    assert result.score == pytest.approx(expected.score, abs=1e-12)
+    assert isinstance(result.per_anchor, pd.Series)
+    assert list(result.per_anchor.index) == ids
+    np.testing.assert_allclose(result.per_anchor, expected.per_anchor, atol=1e-12)
+    # Inputs are untouched.
+    assert list(target.index) == ids[::-1]
+
+
+def test_anchor_agreement_missing_ids(anchor_pair):
+    A, B = anchor_pair
+    source = pd.DataFrame(A, index=[f"w{i}" for i in range(25)])
+    target = pd.DataFrame(B, index=[f"w{i}" for i in range(24)] + ["other"])
+    with pytest.raises(
+        ValueError,
+        match=r"1 ids of anchors_source are missing from anchors_target "
+        r"\(e.g. \['w24'\]\)",
+    ):
+        anchor_agreement(source, target)
+
+
+def test_anchor_agreement_bad_input(anchor_pair):
+    A, B = anchor_pair
+    with pytest.raises(ValueError, match="anchors_source has 25 rows but anchors_"):
+        anchor_agreement(A, B[:24])
+    with pytest.raises(ValueError, match="needs at least 3 anchors; got 2"):
+        anchor_agreement(A[:2], B[:2])
+    nan = B.copy()
+    nan[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input anchors_target contains NaN"):
+        anchor_agreement(A, nan)
+    with pytest.raises(ValueError, match="cosines among the anchors are all equal"):
+        anchor_agreement(np.ones((5, 3)), B[:5])
+    with pytest.raises(InvalidParameterError, match="'anchors_source' parameter"):
+        anchor_agreement("text", B)

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -8,10 +9,17 @@ from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_relreps import InvariantProductTransformer, RelativeTransformer, stitch
+from sklearn_relreps import (
+    InvariantProductTransformer,
+    RelativeTransformer,
+    StitchingWarning,
+    stitch,
+)
 
 PROJECTIONS = [
     RelativeTransformer(12, center=True, output_norm="standard", random_state=0),
@@ -198,10 +206,31 @@ def test_duplicate_ids(model, spaces):
         stitch(model, frame)
 
 
-def test_extra_ids(model, spaces):
+def test_extra_rows_are_picked_by_id(model, spaces):
+    # A frame of every item embedded by B: the anchors' rows are picked by id.
     _, X_b, _ = spaces
-    with pytest.raises(ValueError, match="110 rows whose ids are not anchor ids"):
-        stitch(model, pd.DataFrame(X_b))
+    frame = pd.DataFrame(X_b).sample(frac=1.0, random_state=1)
+    stitched = stitch(model, frame)
+    np.testing.assert_array_equal(stitched[0].anchors_, X_b[model[0].anchor_indices_])
+
+
+def test_missing_ids_in_a_larger_frame(model, spaces):
+    _, X_b, _ = spaces
+    absent = model[0].anchor_ids_[[2, 5]]
+    frame = pd.DataFrame(X_b).drop(index=absent)
+    with pytest.raises(
+        ValueError,
+        match=f"2 of the 10 anchor ids .* e.g. \\[{absent[0]}, {absent[1]}\\]",
+    ):
+        stitch(model, frame)
+
+
+def test_repeated_ids_outside_the_anchors_are_ignored(model, spaces):
+    _, X_b, _ = spaces
+    others = np.setdiff1d(np.arange(len(X_b)), model[0].anchor_indices_)[:3]
+    frame = pd.DataFrame(X_b).iloc[np.r_[np.arange(len(X_b)), others]]
+    stitched = stitch(model, frame)
+    np.testing.assert_array_equal(stitched[0].anchors_, X_b[model[0].anchor_indices_])
 
 
 def test_nan_anchors(model, spaces):
@@ -328,3 +357,189 @@ def test_a_branch_pipeline_can_be_stitched_on_its_columns(spaces):
     stitched = stitch(branch, X_b_branch[relative.anchor_indices_])
 
     assert np.array_equal(stitched.predict(X_b_branch), model.predict(X_a))
+
+
+# -- fitted searches -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("search_cls", [GridSearchCV, RandomizedSearchCV])
+def test_a_fitted_search_stitches_its_best_estimator(search_cls, spaces):
+    X_a, X_b, y = spaces
+    model = make_pipeline(
+        RelativeTransformer(10, center=True, random_state=0), LogisticRegression()
+    )
+    grid = {"logisticregression__C": [0.1, 1.0]}
+    if search_cls is GridSearchCV:
+        search = search_cls(model, grid, cv=3)
+    else:
+        search = search_cls(model, grid, n_iter=2, cv=3, random_state=0)
+    search.fit(X_a, y)
+    anchors_b = X_b[search.best_estimator_[0].anchor_indices_]
+
+    stitched = stitch(search, anchors_b)
+
+    assert isinstance(stitched, Pipeline)
+    assert stitched is not search.best_estimator_
+    np.testing.assert_allclose(stitched[0].anchors_, anchors_b)
+    assert np.array_equal(stitched.predict(X_b), search.predict(X_a))
+
+
+def test_search_without_refit(spaces):
+    X_a, X_b, y = spaces
+    search = GridSearchCV(
+        make_pipeline(RelativeTransformer(10, random_state=0), LogisticRegression()),
+        {"logisticregression__C": [0.1, 1.0]},
+        cv=3,
+        refit=False,
+    ).fit(X_a, y)
+    with pytest.raises(ValueError, match="created with refit=False"):
+        stitch(search, X_b[:10])
+
+
+def test_unfitted_search(spaces):
+    _, X_b, _ = spaces
+    search = GridSearchCV(RelativeTransformer(5), {"n_anchors": [3, 5]})
+    with pytest.raises(NotFittedError, match="GridSearchCV is not fitted yet"):
+        stitch(search, X_b[:5])
+
+
+# -- anchor agreement check --------------------------------------------------------
+
+
+def test_shuffled_anchors_warn(model, spaces):
+    _, X_b, _ = spaces
+    anchors_b = X_b[model[0].anchor_indices_]
+    shuffled = anchors_b[[3, 7, 0, 9, 5, 1, 8, 2, 6, 4]]
+    with pytest.warns(StitchingWarning, match=r"score -?0\.\d\d < 0\.15.*same order"):
+        stitch(model, shuffled)
+
+
+def test_matching_anchors_do_not_warn(model, spaces):
+    _, X_b, _ = spaces
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stitch(model, X_b[model[0].anchor_indices_])
+
+
+def test_agreement_check_skipped_below_three_anchors(spaces):
+    X_a, X_b, y = spaces
+    model = make_pipeline(
+        RelativeTransformer(2, random_state=0), LogisticRegression()
+    ).fit(X_a, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stitch(model, X_b[model[0].anchor_indices_[::-1]])
+
+
+# -- ridge alignment ---------------------------------------------------------------
+
+
+def test_ridge_alignment_of_a_bare_transformer(spaces):
+    X_a, X_b, _ = spaces
+    fitted = RelativeTransformer(10, center=True, random_state=0).fit(X_a)
+    aligned = stitch(fitted, X_b[fitted.anchor_indices_], align="ridge", alpha=1e-8)
+    assert isinstance(aligned, Pipeline)
+    assert [name for name, _ in aligned.steps] == ["relative", "align"]
+    assert aligned["align"].coef_.shape == (10, 10)
+    # B relates to A by a map the projection ignores: the map leaves the
+    # relative vectors as they are.
+    np.testing.assert_allclose(aligned.transform(X_b), fitted.transform(X_a), atol=1e-5)
+    names = aligned.get_feature_names_out()
+    assert list(names) == list(fitted.get_feature_names_out())
+
+
+def test_ridge_map_is_the_identity_for_an_exact_rotation():
+    rng = np.random.RandomState(3)
+    X_a = rng.normal(size=(80, 20))
+    rotation, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    # Without centring, the 8 anchors' relative vectors have full rank (centred
+    # anchors sum to zero and would leave one direction unconstrained).
+    fitted = RelativeTransformer(8, random_state=0).fit(X_a)
+    aligned = stitch(
+        fitted, (X_a @ rotation)[fitted.anchor_indices_], align="ridge", alpha=1e-10
+    )
+    np.testing.assert_allclose(aligned["align"].coef_, np.eye(8), atol=1e-4)
+
+
+def test_ridge_map_definition(spaces):
+    X_a, _, y = spaces
+    rng = np.random.RandomState(4)
+    X_b = np.tanh(X_a @ rng.normal(size=(6, 7)))
+    model = make_pipeline(
+        RelativeTransformer(10, center=True, random_state=0), LogisticRegression()
+    ).fit(X_a, y)
+    anchors_b = X_b[model[0].anchor_indices_]
+    aligned = stitch(model, anchors_b, align="ridge", alpha=0.5)
+    R_S = model[0].transform(model[0].anchors_)
+    R_T = aligned[0].transform(anchors_b)
+    expected = np.linalg.solve(R_T.T @ R_T + 0.5 * np.eye(10), R_T.T @ R_S)
+    np.testing.assert_allclose(aligned["align"].coef_, expected, atol=1e-10)
+    assert [name for name, _ in aligned.steps] == [
+        "relativetransformer",
+        "align",
+        "logisticregression",
+    ]
+    # The map feeds the classifier the mapped relative vectors.
+    np.testing.assert_allclose(
+        aligned.decision_function(X_b),
+        model[-1].decision_function(aligned[0].transform(X_b) @ expected),
+    )
+    # The source model is untouched and the aligned one pickles.
+    assert len(model.steps) == 2
+    restored = pickle.loads(pickle.dumps(aligned))
+    assert np.array_equal(restored.predict(X_b), aligned.predict(X_b))
+
+
+def test_ridge_alignment_in_a_nested_pipeline(spaces):
+    X_a, X_b, y = spaces
+    features = Pipeline(
+        [
+            ("align", RelativeTransformer(10, center=True, random_state=0)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    model = Pipeline([("features", features), ("clf", LogisticRegression())]).fit(
+        X_a, y
+    )
+    aligned = stitch(model, X_b[features[0].anchor_indices_], align="ridge")
+    assert [name for name, _ in aligned["features"].steps] == [
+        "align",
+        "align_",
+        "scale",
+    ]
+    assert [name for name, _ in aligned.steps] == ["features", "clf"]
+
+
+def test_ridge_alignment_helps_under_a_nonlinear_distortion():
+    rng = np.random.RandomState(0)
+    X_a = rng.normal(size=(600, 10))
+    y = (X_a[:, 0] + 0.5 * X_a[:, 1] > 0).astype(int)
+    mixing = rng.normal(size=(10, 16)) / np.sqrt(10)
+    X_b = np.tanh(1.5 * X_a @ mixing) + 0.3 * (X_a @ mixing) ** 2
+    model = make_pipeline(
+        RelativeTransformer(60, center=True, random_state=0), LogisticRegression()
+    ).fit(X_a[:400], y[:400])
+    anchors_b = X_b[model[0].anchor_indices_]
+    plain = stitch(model, anchors_b)
+    aligned = stitch(model, anchors_b, align="ridge", alpha=0.1)
+
+    # The relative vectors of held-out items come closer to the source's.
+    source = model[0].transform(X_a[400:])
+    error_plain = np.mean((plain[0].transform(X_b[400:]) - source) ** 2)
+    error_aligned = np.mean((aligned[:2].transform(X_b[400:]) - source) ** 2)
+    assert error_aligned < 0.75 * error_plain
+    assert aligned.score(X_b[400:], y[400:]) >= plain.score(X_b[400:], y[400:])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"align": "ridge", "alpha": 0.0}, "'alpha' parameter"),
+        ({"align": "ridge", "alpha": -1.0}, "'alpha' parameter"),
+        ({"align": "lasso"}, "'align' parameter"),
+    ],
+)
+def test_invalid_alignment_parameters(model, spaces, params, match):
+    _, X_b, _ = spaces
+    with pytest.raises(InvalidParameterError, match=match):
+        stitch(model, X_b[model[0].anchor_indices_], **params)
