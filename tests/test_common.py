@@ -57,6 +57,10 @@ ESTIMATORS = [
     LatentTranslator("linear", standardize=False),
     LatentTranslator("affine"),
     LatentTranslator("affine", standardize=False),
+    LatentTranslator("ridge"),
+    LatentTranslator("ridge", standardize=False, alpha=0.5),
+    LatentTranslator("kernel"),
+    LatentTranslator("kernel", standardize=False, alpha=0.5, gamma=0.1),
 ]
 
 
