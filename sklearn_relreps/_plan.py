@@ -193,7 +193,10 @@ def output_statistics(prepared, similarities):
     for similarity in similarities:
         pieces = [
             # (k, width): whole columns of the anchors' block
-            mean_and_std(similarity(prepared, prepared[start : start + width, ...]), xp)
+            mean_and_std(
+                similarity(prepared, prepared[start : min(start + width, k), ...]),
+                xp,
+            )
             for start in range(0, k, width)
         ]
         block_mean = xp.concat([m for m, _ in pieces])
