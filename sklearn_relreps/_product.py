@@ -38,8 +38,9 @@ class InvariantProductTransformer(AnchorProjection):
         ``"concat"`` places the blocks side by side (block-major: every anchor
         of the first similarity, then the next); ``"sum"`` and ``"mean"``
         pool anchor ``j`` across blocks, which needs `output_norm`.
-    center : bool, default=False
-        Subtract the anchors' mean before every block.
+    center : bool, default=True
+        Subtract the anchors' mean before every block (see
+        :class:`RelativeTransformer`; the default was False before 0.2).
     standardize : bool, default=False
         Divide every feature by the anchors' standard deviation first.
     output_norm : {"standard", "l2", "softmax"} or None, default="standard"
@@ -127,7 +128,7 @@ class InvariantProductTransformer(AnchorProjection):
         anchors="random",
         similarities=("cosine", "euclidean", "l1", "linf"),
         aggregation="concat",
-        center=False,
+        center=True,
         standardize=False,
         output_norm="standard",
         temperature=0.1,

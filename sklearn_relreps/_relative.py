@@ -39,10 +39,14 @@ class RelativeTransformer(AnchorProjection):
         array of shape (n_samples, n_anchors); it receives the preprocessed
         (centred/standardised) samples and anchors. A zero vector has cosine 0
         to every anchor.
-    center : bool, default=False
+    center : bool, default=True
         Subtract the anchors' mean from samples and anchors before comparing
         them (adds invariance to translations; a no-op for the distances and
-        ``"rbf"``).
+        ``"rbf"``). Real embeddings are often anisotropic (GloVe means: mean
+        cosine 0.80 between anchors), where uncentred cosines crowd near one
+        value; centring raised stitched accuracy from 0.48 to 0.59 on
+        cross-family text encoders (see the User Guide). Before version 0.2
+        the default was False.
     standardize : bool, default=False
         Divide every feature by the anchors' population standard deviation. A
         deviation that is zero, or negligible for the dtype at the feature's
@@ -144,7 +148,7 @@ class RelativeTransformer(AnchorProjection):
         *,
         anchors="random",
         similarity="cosine",
-        center=False,
+        center=True,
         standardize=False,
         output_norm=None,
         temperature=0.1,

@@ -88,7 +88,7 @@ def test_similarities_parameter_is_not_modified():
 def test_each_block_matches_reference(name, output_norm):
     X = make_data()
     product = InvariantProductTransformer(
-        anchors=ANCHORS, similarities=(name,), output_norm=output_norm
+        anchors=ANCHORS, similarities=(name,), output_norm=output_norm, center=False
     ).fit(X)
     expected = ref_output([name], X, X[ANCHORS], output_norm=output_norm)
     assert_allclose(product.transform(X), expected, rtol=1e-7, atol=ATOL)
@@ -143,7 +143,9 @@ def test_aggregations_match_reference(aggregation, output_norm, center, standard
 def test_standard_norm_uses_per_block_anchor_statistics():
     X = make_data(3)
     names = ("cosine", "euclidean", "l1", "linf")
-    product = InvariantProductTransformer(anchors=ANCHORS, similarities=names).fit(X)
+    product = InvariantProductTransformer(
+        anchors=ANCHORS, similarities=names, center=False
+    ).fit(X)
     A = X[ANCHORS]
     k = len(ANCHORS)
     for i, name in enumerate(names):

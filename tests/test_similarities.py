@@ -81,7 +81,7 @@ def test_matches_reference(similarity, gamma, center, standardize, output_norm, 
 def test_anchors_from_rows_match_reference(similarity, gamma):
     X, _ = make_data(seed=1, n=40)
     rel = RelativeTransformer(
-        n_anchors=7, similarity=similarity, gamma=gamma, random_state=0
+        n_anchors=7, similarity=similarity, gamma=gamma, random_state=0, center=False
     ).fit(X)
     A = X[np.asarray(rel.anchor_indices_)]
     assert_allclose(rel.anchors_, A)
@@ -101,7 +101,9 @@ def test_standardize_constant_feature_gets_scale_one():
     X, A = make_data(seed=3)
     X[:, 1] = 4.0
     A[:, 1] = 4.0
-    rel = RelativeTransformer(anchors=A, similarity="dot", standardize=True).fit(X)
+    rel = RelativeTransformer(
+        anchors=A, similarity="dot", standardize=True, center=False
+    ).fit(X)
     scale = A.std(axis=0)
     scale[1] = 1.0
     assert_allclose(rel.scale_, scale, rtol=1e-12)
@@ -150,7 +152,7 @@ def test_fitted_statistics_match_definitions(similarity):
 @pytest.mark.parametrize("output_norm", [None, "l2", "standard"])
 def test_options_off_store_no_statistics(output_norm):
     X, A = make_data(seed=6)
-    rel = RelativeTransformer(anchors=A, output_norm=output_norm).fit(X)
+    rel = RelativeTransformer(anchors=A, output_norm=output_norm, center=False).fit(X)
     assert rel.mean_ is None and rel.scale_ is None
     if output_norm != "standard":
         assert rel.output_mean_ is None and rel.output_scale_ is None
@@ -185,7 +187,9 @@ def test_cosine_zero_vector_gives_zero_without_warning(center):
 @pytest.mark.parametrize(("similarity", "gamma"), SIMILARITY_CASES, ids=CASE_IDS)
 def test_integer_input_gives_float64(similarity, gamma):
     X = np.random.RandomState(8).randint(-5, 6, size=(15, 4))
-    rel = RelativeTransformer(anchors=np.arange(4), similarity=similarity, gamma=gamma)
+    rel = RelativeTransformer(
+        anchors=np.arange(4), similarity=similarity, gamma=gamma, center=False
+    )
     out = rel.fit(X).transform(X)
     assert out.dtype == np.float64
     assert rel.anchors_.dtype == np.float64
@@ -420,7 +424,8 @@ def test_finite_rows_whose_squared_norm_overflows_are_accepted(similarity):
     X, A = make_data(seed=6)
     X = X.astype(np.float32)
     X[2] = 1e38  # finite, and so are its distances; its squared norm is not
-    est = RelativeTransformer(anchors=A, similarity=similarity).fit(X[3:])
+    est = RelativeTransformer(anchors=A, similarity=similarity, center=False)
+    est.fit(X[3:])
     result = est.transform(X)
     assert np.isfinite(result).all()
     assert_agrees(result, ref_kernel(similarity, X, A), np.float32)

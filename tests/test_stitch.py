@@ -454,7 +454,7 @@ def test_ridge_map_is_the_identity_for_an_exact_rotation():
     rotation, _ = np.linalg.qr(rng.normal(size=(20, 20)))
     # Without centring, the 8 anchors' relative vectors have full rank (centred
     # anchors sum to zero and would leave one direction unconstrained).
-    fitted = RelativeTransformer(8, random_state=0).fit(X_a)
+    fitted = RelativeTransformer(8, random_state=0, center=False).fit(X_a)
     aligned = stitch(
         fitted, (X_a @ rotation)[fitted.anchor_indices_], align="ridge", alpha=1e-10
     )
