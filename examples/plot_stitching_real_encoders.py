@@ -64,7 +64,7 @@ for label in (0, 2):
 # Two encoders
 # ------------
 # Both models are installed as Python packages; their files are found with
-# :mod:`importlib.resources`. MiniLM embeds the texts directly (about ten
+# ``importlib.resources``. MiniLM embeds the texts directly (about ten
 # seconds on two CPU cores). For GloVe, a text is lower-cased, split into
 # words, and embedded as the mean vector of the words GloVe knows (a zero
 # vector when it knows none).
