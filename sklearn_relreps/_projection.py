@@ -98,7 +98,9 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         return False
 
     def _validate(self, X, *, reset):
-        check_same_namespace(X, self, attribute="anchors_", method="transform")
+        if not reset:
+            # Fitting sets the namespace; only later calls must match it.
+            check_same_namespace(X, self, attribute="anchors_", method="transform")
         xp, _, device = get_namespace_and_device(X)
         X = validate_data(
             self,
