@@ -54,12 +54,16 @@ def main():
                     floor = median_time(lambda x=x: scaler.transform(x))
                     floor += median_time(bare)
                 rows.append((similarity, n_rows, blas or "default", ours, floor))
-    print("| similarity | rows | BLAS threads | ours (ms) | scaler + bare product "
-          "(ms) | ratio |")
+    print(
+        "| similarity | rows | BLAS threads | ours (ms) | scaler + bare product "
+        "(ms) | ratio |"
+    )
     print("|---|---|---|---|---|---|")
     for similarity, n_rows, blas, ours, floor in rows:
-        print(f"| {similarity} | {n_rows} | {blas} | {ours * 1e3:.3f} | "
-              f"{floor * 1e3:.3f} | {ours / floor:.2f} |")
+        print(
+            f"| {similarity} | {n_rows} | {blas} | {ours * 1e3:.3f} | "
+            f"{floor * 1e3:.3f} | {ours / floor:.2f} |"
+        )
 
 
 if __name__ == "__main__":

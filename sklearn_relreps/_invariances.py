@@ -41,7 +41,7 @@ _SCALE_FREE_NORMS = frozenset({"l2", "standard"})
         "similarity": [str, list, tuple],
         "center": ["boolean"],
         "standardize": ["boolean"],
-        "output_norm": [StrOptions({"l2", "standard", "softmax"}), None],
+        "output_norm": [StrOptions({"l2", "standard", "softmax"}), tuple, list, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -71,8 +71,11 @@ def get_invariances(similarity, *, center=False, standardize=False, output_norm=
         Whether the anchors' mean is subtracted first.
     standardize : bool, default=False
         Whether every feature is divided by the anchors' standard deviation.
-    output_norm : {None, "l2", "standard", "softmax"}, default=None
-        Normalisation of the relative vectors.
+    output_norm : {None, "l2", "standard", "softmax"} or tuple, default=None
+        Normalisation of the relative vectors (several steps: in order). Only
+        the first step matters here: ``"l2"`` or ``"standard"`` first makes
+        scale-homogeneous kernels scale-free; ``"softmax"`` first does not (a
+        common factor changes its sharpness).
 
     Returns
     -------
@@ -97,12 +100,14 @@ def get_invariances(similarity, *, center=False, standardize=False, output_norm=
             f"Unknown similarity {unknown or names}; expected names among "
             f"{sorted(KERNEL_INVARIANCES)}."
         )
+    steps = [output_norm] if isinstance(output_norm, str) else list(output_norm or [])
+    first = steps[0] if steps else None
     result = set(TRANSFORMATIONS) - {"linear"}
     for name in names:
         held = set(KERNEL_INVARIANCES[name])
         if center:
             held.add("translation")
-        if output_norm in _SCALE_FREE_NORMS and name in HOMOGENEOUS:
+        if first in _SCALE_FREE_NORMS and name in HOMOGENEOUS:
             held.add("isotropic_scaling")
         if standardize:
             held -= {"orthogonal"}

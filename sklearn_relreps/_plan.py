@@ -29,47 +29,61 @@ from ._compat import get_namespace_and_device
 from ._kernels import scratch, standardise_into
 from ._numerics import mean_and_std, safe_scale, unit_rows
 
+#: The normalisation steps of `output_norm`.
+NORM_STEPS = ("l2", "softmax", "standard")
+
+
+def norm_steps(output_norm):
+    """Return the normalisation steps of an `output_norm` parameter, as a tuple."""
+    if output_norm is None:
+        return ()
+    return (output_norm,) if isinstance(output_norm, str) else tuple(output_norm)
+
 
 class OutputNorm:
     """Normalisation of the relative vectors, one block at a time.
 
-    ``kind`` is None (identity), ``"l2"`` (unit rows), ``"standard"``
-    (z-scores with the anchors' own column statistics `mean` and `scale`,
-    block-major) or ``"softmax"`` (``exp(r / temperature)`` divided by its row
-    sum, computed from the row maximum so that it cannot overflow).
+    `steps` are applied in order: ``"l2"`` (unit rows), ``"softmax"``
+    (``exp(r / temperature)`` divided by its row sum, computed from the row
+    maximum so that it cannot overflow) and ``"standard"`` (z-scores with the
+    anchors' own column statistics `mean` and `scale`, block-major, learned
+    after the steps before it).
     """
 
-    def __init__(self, kind=None, *, mean=None, scale=None, temperature=None):
-        self.kind = kind
+    def __init__(self, steps=(), *, mean=None, scale=None, temperature=None):
+        self.steps = tuple(steps)
         self.mean = mean
         self.scale = scale
         self.temperature = temperature
 
-    def apply(self, block, index, xp, target=None):
-        """Return block `index` normalised, written into `target` if given."""
-        if self.kind == "standard" and target is not None:
+    def apply(self, block, index, xp, target=None, *, until=None):
+        """Return block `index` normalised, written into `target` if given.
+
+        With `until`, only the steps before that many are applied.
+        """
+        steps = self.steps[:until]
+        if steps == ("standard",) and target is not None:
             k = block.shape[1]
             columns = slice(index * k, (index + 1) * k)
             return standardise_into(
                 block, self.mean[columns], self.scale[columns], target
             )
-        result = self._normalised(block, index, xp)
+        for step in steps:
+            block = self._step(step, block, index, xp)
         if target is None:
-            return result
-        if result is not target:
-            target[...] = result
+            return block
+        if block is not target:
+            target[...] = block
         return target
 
-    def _normalised(self, block, index, xp):
-        if self.kind == "l2":
+    def _step(self, step, block, index, xp):
+        if step == "l2":
             return unit_rows(block, xp)
-        if self.kind == "standard":
-            k = block.shape[1]
-            columns = slice(index * k, (index + 1) * k)
-            return (block - self.mean[columns]) / self.scale[columns]
-        if self.kind == "softmax":
+        if step == "softmax":
             return softmax_rows(block, self.temperature, xp)
-        return block
+        k = block.shape[1]
+        columns = slice(index * k, (index + 1) * k)
+        return (block - self.mean[columns]) / self.scale[columns]
 
 
 def softmax_rows(values, temperature, xp):
@@ -177,18 +191,25 @@ def feature_statistics(anchors, *, center, standardize):
     return mean, scale
 
 
-def output_statistics(prepared, similarities):
+def output_statistics(prepared, similarities, norm):
     """Column means and scales of the anchors' own blocks, block-major.
 
-    `prepared` are the preprocessed anchors. The blocks are computed a few
-    columns at a time, within ``working_memory``: each column's statistics
-    need that column alone.
+    `prepared` are the preprocessed anchors; the statistics are those of the
+    blocks after the steps of `norm` before ``"standard"``. The blocks are
+    computed a few columns at a time within ``working_memory`` when no step
+    comes before (each column's statistics need that column alone, and the
+    columns are rescaled by powers of two, so any magnitude is safe), else a
+    few rows at a time (the row steps need whole rows), merging the rows'
+    moments; the values are then bounded by 1.
     """
     xp = get_namespace_and_device(prepared)[0]
     k = prepared.shape[0]
     itemsize = xp.finfo(prepared.dtype).bits // 8
     budget = get_config()["working_memory"] * 2**20
     width = max(1, int(budget // (itemsize * k * 4)))
+    before = norm.steps.index("standard")
+    if before:
+        return _row_statistics(prepared, similarities, norm, before, width)
     means, scales = [], []
     for similarity in similarities:
         pieces = [
@@ -203,4 +224,29 @@ def output_statistics(prepared, similarities):
         block_std = xp.concat([s for _, s in pieces])
         means.append(block_mean)
         scales.append(safe_scale(block_std, block_mean, xp))
+    return xp.concat(means), xp.concat(scales)
+
+
+def _row_statistics(prepared, similarities, norm, before, height):
+    """:func:`output_statistics` after row steps: moments merged over rows."""
+    xp = get_namespace_and_device(prepared)[0]
+    k = prepared.shape[0]
+    means, scales = [], []
+    for i, similarity in enumerate(similarities):
+        side = similarity.prepare(prepared)
+        count, mean, m2 = 0, 0.0, 0.0
+        for start in range(0, k, height):
+            rows = prepared[start : min(start + height, k), ...]
+            block = norm.apply(similarity.apply(rows, side), i, xp, until=before)
+            n = block.shape[0]
+            block_mean = xp.mean(block, axis=0)
+            block_m2 = xp.sum((block - block_mean) ** 2, axis=0)
+            delta = block_mean - mean
+            total = count + n
+            mean = mean + delta * (n / total)
+            m2 = m2 + block_m2 + delta**2 * (count * n / total)
+            count = total
+        std = xp.sqrt(m2 / count)
+        means.append(mean)
+        scales.append(safe_scale(std, mean, xp))
     return xp.concat(means), xp.concat(scales)

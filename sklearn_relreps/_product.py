@@ -56,12 +56,9 @@ class InvariantProductTransformer(AnchorProjection):
     random_state : int, RandomState instance or None, default=None
         Seed of the anchor selection.
     n_jobs : int, default=None
-        Number of row chunks :meth:`transform` processes at once, in threads.
-        ``None`` means 1 unless in a :func:`joblib.parallel_config` context;
-        ``-1`` means all processors. Chunk workers never exceed the threads
-        that OpenMP may use here (``OMP_NUM_THREADS``, threadpoolctl and
-        joblib's limits) and share them; the output does not depend on
-        `n_jobs` (scikit-learn's glossary, "n_jobs").
+        Number of row chunks :meth:`transform` processes at once, in threads,
+        as for :class:`RelativeTransformer`: ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context, ``-1`` all processors.
 
     Attributes
     ----------

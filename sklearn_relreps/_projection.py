@@ -30,9 +30,11 @@ from ._compat import (
 from ._dask import dask_transform, is_dask_collection
 from ._engine import run
 from ._plan import (
+    NORM_STEPS,
     OutputNorm,
     Plan,
     feature_statistics,
+    norm_steps,
     output_statistics,
     preprocess,
 )
@@ -52,7 +54,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         "anchors": [StrOptions(set(ANCHOR_METHODS)), "array-like"],
         "center": ["boolean"],
         "standardize": ["boolean"],
-        "output_norm": [StrOptions({"l2", "standard", "softmax"}), None],
+        "output_norm": [StrOptions(set(NORM_STEPS)), tuple, list, None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
@@ -73,6 +75,18 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         """Cross-parameter checks that the constraints cannot express."""
+        steps = norm_steps(self.output_norm)
+        if (
+            not steps
+            and self.output_norm is not None
+            or any(s not in NORM_STEPS for s in steps)
+            or len(set(steps)) < len(steps)
+        ):
+            raise ValueError(
+                f"output_norm={self.output_norm!r} must be None, one of "
+                f"{sorted(NORM_STEPS)}, or a sequence of distinct ones, applied "
+                "in order."
+            )
         if self.gamma is not None and "rbf" not in self._similarity_names():
             raise ValueError(
                 f"gamma={self.gamma!r} is only used by the 'rbf' similarity; "
@@ -160,9 +174,9 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         if "rbf" in self._similarity_names():
             self.gamma_, self._rbf_length = _rbf_width(self.gamma, prepared)
         self.output_mean_ = self.output_scale_ = None
-        if self.output_norm == "standard":
+        if "standard" in norm_steps(self.output_norm):
             self.output_mean_, self.output_scale_ = output_statistics(
-                prepared, self._similarities()
+                prepared, self._similarities(), self._norm()
             )
         self._n_features_out = len(self._feature_prefixes()) * anchors.shape[0]
         self._plan = self._make_plan(anchors.dtype)
@@ -173,6 +187,14 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             for s in self._similarity_names()
         ]
 
+    def _norm(self, mean=None, scale=None):
+        return OutputNorm(
+            norm_steps(self.output_norm),
+            mean=mean,
+            scale=scale,
+            temperature=self.temperature,
+        )
+
     def _make_plan(self, dtype):
         """Build the plan of `transform` for samples of `dtype`."""
         xp, _, device = get_namespace_and_device(self.anchors_)
@@ -180,12 +202,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         def cast(values):
             return None if values is None else xp.astype(values, dtype)
 
-        norm = OutputNorm(
-            self.output_norm,
-            mean=cast(self.output_mean_),
-            scale=cast(self.output_scale_),
-            temperature=self.temperature,
-        )
+        norm = self._norm(cast(self.output_mean_), cast(self.output_scale_))
         return Plan(
             cast(self.anchors_),
             self._similarities(),
