@@ -55,7 +55,15 @@ def _stratified(X, n_anchors, y, rng):
     y = column_or_1d(to_numpy(y), warn=True)
     check_consistent_length(X, y)
     order = rng.permutation(X.shape[0])
-    _, labels = np.unique(y[order], return_inverse=True)
+    try:
+        _, labels = np.unique(y[order], return_inverse=True)
+    except TypeError as error:  # labels that cannot be sorted: None, 1 and "a"
+        raise ValueError(
+            "Stratified anchor selection needs class labels y of one sortable type; "
+            f"y holds {sorted({type(v).__name__ for v in y.tolist()})} values. Drop "
+            "or fill the missing labels and convert y to one type (e.g. "
+            "y.astype(str))."
+        ) from error
     # Classes take turns in a random order; within a class, the shuffled order.
     labels = rng.permutation(labels.max() + 1)[labels]
     grouped = np.argsort(labels, kind="stable")
@@ -293,8 +301,41 @@ def _rows(X, indices, labels, xp, device):
     else:
         vectors = xp.take(X, xp.asarray(indices, device=device), axis=0)
     positions = xp.asarray(indices, dtype=xp.int64, device=device)
-    ids = positions if labels is None else np.asarray(labels)[indices]
+    ids = positions if labels is None else plain_ids(labels[indices])
     return vectors, positions, ids
+
+
+def _is_plain(value):
+    if isinstance(value, tuple):
+        return all(map(_is_plain, value))
+    return isinstance(value, (str, bytes, int, float, bool, np.number, np.bool_))
+
+
+def plain_ids(index):
+    """Return the labels of a pandas `index` as a NumPy array that saves safely.
+
+    `anchor_ids_` must survive pickle, joblib and skops, which loads only
+    trusted types. Numbers, strings, tuples of them (a MultiIndex) and naive
+    dates or durations (``datetime64``, ``timedelta64`` arrays) are kept as
+    they are; a categorical index gives its values; timezone-aware dates are
+    stored as their UTC instants (naive ``datetime64``). Other labels
+    (``Period``, ``Decimal``, arbitrary objects) raise a ValueError.
+    """
+    if isinstance(index, pd.CategoricalIndex):
+        index = pd.Index(np.asarray(index))
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    ids = index.to_numpy()
+    if ids.dtype == object:
+        odd = [v for v in ids.tolist() if not _is_plain(v)]
+        if odd:
+            raise ValueError(
+                "The index labels that identify the anchors must be numbers, "
+                f"strings, tuples of them or dates; got {type(odd[0]).__name__} "
+                "labels, which cannot be saved safely. Convert the index (e.g. "
+                "X.index = X.index.astype(str)) or drop it (X.reset_index(drop=True))."
+            )
+    return ids
 
 
 def _positions_of_ids(given, labels):
@@ -347,7 +388,7 @@ def _given_vectors(given, X, feature_names, xp, device):
     """
     ids = None
     if isinstance(given, pd.DataFrame):
-        ids = given.index.to_numpy()
+        ids = plain_ids(given.index)
         if feature_names is not None:
             missing = sorted(set(feature_names) - set(given.columns))
             if missing:

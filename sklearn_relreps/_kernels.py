@@ -269,10 +269,13 @@ def prepare_abs_differences(A, *, use_max):
         if A.shape[1] % 2:
             A = np.pad(A, ((0, 0), (0, 1)))
         return ("linf", A.shape[0], np.ascontiguousarray(A.T))
-    centre = A.mean(axis=0)
-    centred = np.zeros((-(-A.shape[0] // 4) * 4, A.shape[1]), A.dtype)
-    np.subtract(A, centre, out=centred[: A.shape[0]])
-    sums, norms = centred.sum(axis=1), np.abs(centred).sum(axis=1)
+    # Sums beyond the dtype's range give distances that are not finite, which
+    # the caller reports (see :func:`._plan.similarity_values`).
+    with np.errstate(over="ignore", invalid="ignore"):
+        centre = A.mean(axis=0)
+        centred = np.zeros((-(-A.shape[0] // 4) * 4, A.shape[1]), A.dtype)
+        np.subtract(A, centre, out=centred[: A.shape[0]])
+        sums, norms = centred.sum(axis=1), np.abs(centred).sum(axis=1)
     return ("l1", A, centre, centred, sums, norms)
 
 

@@ -297,18 +297,28 @@ def _mean_cosine(X, Y):
 
 
 def _unit_centred(X, name):
-    # CKA ignores scale: dividing by a power of two of the largest magnitude
-    # (exact) keeps the squares below within the dtype's range.
-    X = X / power_of_two_scale(np.max(np.abs(X)), np)
+    # Each column is centred at its own scale (a power of two of its largest
+    # magnitude, an exact division), so an offset of 1e200 in one column
+    # neither overflows nor drowns the others; a spread below what the dtype
+    # resolves at the column's magnitude (as in safe_scale) is rounding noise
+    # and set to 0. The columns then go back to one common scale, as CKA
+    # ignores isotropic scaling only.
+    scale = power_of_two_scale(np.max(np.abs(X), axis=0), np)
+    X = X / scale
     mean = np.mean(X, axis=0)
     centred = X - mean
     std = np.sqrt(np.mean(centred**2, axis=0))
-    # As in safe_scale: a spread below what the dtype resolves at the
-    # feature's magnitude is rounding noise, not variance.
-    if np.all(std <= 10 * np.finfo(X.dtype).eps * np.abs(mean)):
+    centred[:, std <= 10 * np.finfo(X.dtype).eps * np.abs(mean)] = 0
+    spread = np.max(np.abs(centred), axis=0)
+    if not np.any(spread):
         raise ValueError(
             f"{name} has no variance (all rows are equal): linear_cka is undefined."
         )
+    # exponents of each column's spread; the largest becomes 0
+    exponents = np.log2(scale) + np.floor(np.log2(np.where(spread > 0, spread, 1)))
+    shift = np.where(spread > 0, np.log2(scale) - exponents[spread > 0].max(), 0)
+    with np.errstate(under="ignore"):  # columns below rounding of the largest
+        centred = np.ldexp(centred, shift.astype(np.int64))
     return centred / np.linalg.norm(centred)
 
 

@@ -12,6 +12,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils import assert_all_finite
 
+from ._compat import get_namespace_and_device
+
 
 def power_of_two_scale(magnitude, xp):
     """Return powers of two of the order of `magnitude` (1 where it is 0)."""
@@ -40,14 +42,42 @@ def mean_and_std(X, xp, axis=0):
 def safe_scale(std, mean, xp):
     """Return `std` with zero or negligible entries replaced by 1.
 
-    An entry is negligible when it is below what the dtype resolves at the
-    feature's scale (its mean, or the largest spread of any feature): such
-    "dead" features would otherwise be blown up to noise of order one.
+    An entry is negligible when it is at most ``10 * eps * |mean|``: below
+    what the dtype resolves at that feature's own magnitude, so rounding noise
+    that would otherwise be blown up to values of order one. The test looks at
+    each feature alone, so rescaling one feature (within the dtype's normal
+    range) never changes whether it is kept.
     """
     eps = xp.finfo(std.dtype).eps
-    reference = xp.maximum(xp.abs(mean), xp.max(std))
-    negligible = std <= 10 * eps * reference
+    negligible = std <= 10 * eps * xp.abs(mean)
     return xp.where(negligible, xp.ones_like(std), std)
+
+
+def check_in_range(values, what):
+    """Raise a ValueError naming `what` if `values` holds a NaN or infinity.
+
+    `values` are computed from finite input, so a non-finite entry means that
+    the true value falls outside the dtype's range (or a sum of such values
+    does). Dense arrays of any namespace, or CSR matrices.
+    """
+    data = values.data if sparse.issparse(values) else values
+    xp = get_namespace_and_device(data)[0]
+    if bool(xp.all(xp.isfinite(data))):
+        return
+    finfo = xp.finfo(data.dtype)
+    fix = "rescale X" if finfo.bits == 64 else "pass float64 data or rescale X"
+    raise ValueError(
+        f"The {what} exceed the {data.dtype} range (largest finite value "
+        f"{float(finfo.max):.3g}) although X is finite; {fix}."
+    )
+
+
+def subtract(X, centre, what):
+    """Return ``X - centre``; raise a clear error where it overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        difference = X - centre
+    check_in_range(difference, what)
+    return difference
 
 
 def inverse_norms(sqnorms, xp):
@@ -76,7 +106,9 @@ def check_finite_rows(X, sqnorms, xp):
     if bool(xp.any(suspect)):
         if sparse.issparse(X):
             suspect = np.flatnonzero(suspect)
-        assert_all_finite(X[suspect, ...], input_name="X")
+        # scikit-learn sums the values first: a sum that overflows would warn.
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert_all_finite(X[suspect, ...], input_name="X")
 
 
 def safe_sqnorm_range(n_features, finfo):

@@ -27,7 +27,7 @@ from sklearn import get_config
 
 from ._compat import get_namespace_and_device
 from ._kernels import scratch, standardise_into
-from ._numerics import mean_and_std, safe_scale, unit_rows
+from ._numerics import check_in_range, mean_and_std, safe_scale, subtract, unit_rows
 
 #: The normalisation steps of `output_norm`.
 NORM_STEPS = ("l2", "softmax", "standard")
@@ -150,11 +150,11 @@ class Plan:
                     if target.flags.c_contiguous
                     else scratch("block", target.shape, target.dtype)
                 )
-                block = similarity.apply(X, side, out=into)
+                block = similarity_values(similarity, X, side, out=into)
                 self.norm.apply(block, i, np, target)
             return
         blocks = [
-            self.norm.apply(similarity.apply(X, side), i, xp)
+            self.norm.apply(similarity_values(similarity, X, side), i, xp)
             for i, (similarity, side) in enumerate(self.blocks)
         ]
         out[rows, ...] = self._aggregate(blocks, xp)
@@ -168,17 +168,39 @@ class Plan:
         return total / len(blocks) if self.aggregation == "mean" else total
 
 
+def similarity_values(similarity, X, side, out=None):
+    """Return ``similarity.apply(X, side, out)``, checked to be finite.
+
+    Finite samples can still have similarities beyond the dtype's range (L1
+    distances of float32 rows near 1e38, say): a clear error then, never an
+    infinity or a NaN in the output.
+    """
+    values = similarity.apply(X, side, out=out)
+    check_in_range(values, f"{similarity.description} of X to the anchors")
+    return values
+
+
 def preprocess(X, mean, inverse_scale):
     """Return ``(X - mean) * inverse_scale``, skipping what is None.
 
-    CSR samples stay sparse unless centred.
+    CSR samples stay sparse unless centred. Values that leave the dtype's
+    range (a finite ``X - mean`` need not be finite) raise a clear error.
     """
     if mean is not None:
-        X = (X.toarray() if sparse.issparse(X) else X) - mean
+        X = subtract(
+            X.toarray() if sparse.issparse(X) else X,
+            mean,
+            "values of X centred on the anchors' mean (center=True)",
+        )
     if inverse_scale is not None:
-        if sparse.issparse(X):
-            return X.multiply(np.asarray(inverse_scale)).tocsr()
-        X = X * inverse_scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            if sparse.issparse(X):
+                X = X.multiply(np.asarray(inverse_scale)).tocsr()
+            else:
+                X = X * inverse_scale
+        check_in_range(
+            X, "values of X divided by the feature scales (standardize=True)"
+        )
     return X
 
 
@@ -215,7 +237,11 @@ def output_statistics(prepared, similarities, norm):
         pieces = [
             # (k, width): whole columns of the anchors' block
             mean_and_std(
-                similarity(prepared, prepared[start : min(start + width, k), ...]),
+                similarity_values(
+                    similarity,
+                    prepared,
+                    similarity.prepare(prepared[start : min(start + width, k), ...]),
+                ),
                 xp,
             )
             for start in range(0, k, width)

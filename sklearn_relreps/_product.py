@@ -42,7 +42,12 @@ class InvariantProductTransformer(AnchorProjection):
         Subtract the anchors' mean before every block (see
         :class:`RelativeTransformer`; the default was False before 0.2).
     standardize : bool, default=False
-        Divide every feature by the anchors' standard deviation first.
+        Divide every feature by the anchors' population standard deviation. A
+        deviation of at most ``10 * eps * |mean|`` (``eps`` of the dtype), that
+        is rounding noise at the feature's own magnitude, is replaced by 1.
+        Each feature is judged alone, so the output is invariant to rescaling
+        any feature (``axis_scaling``) as long as its values stay within the
+        dtype's normal range.
     output_norm : {"standard", "l2", "softmax"} or None, default="standard"
         Per-block normalisation (see :class:`RelativeTransformer`), with
         statistics of the anchors' own relative vectors for ``"standard"``.
@@ -95,6 +100,11 @@ class InvariantProductTransformer(AnchorProjection):
     downstream estimator learns the weighting, once, on the source space.
     The product is guaranteed invariant only to the transformations all its
     blocks ignore (:func:`sklearn_relreps.get_invariances` with a list).
+
+    Every block is finite: where a similarity of finite data falls outside the
+    dtype's range (L1 distances of float32 rows near ``1e38``, say), or where
+    centring overflows, a ValueError names the cause, as for
+    :class:`RelativeTransformer`.
 
     Examples
     --------

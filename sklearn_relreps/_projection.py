@@ -115,13 +115,16 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         if not reset:
             check_same_namespace(X, self, attribute="anchors_", method="transform")
         xp, _, device = get_namespace_and_device(X)
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            accept_sparse=self._accept_sparse(X),
-            dtype=[xp.float64, xp.float32],
-        )
+        # scikit-learn first sums X to look for infinities: a sum that
+        # overflows warns, though the values checked one by one next are finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                accept_sparse=self._accept_sparse(X),
+                dtype=[xp.float64, xp.float32],
+            )
         return X, xp, device
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -49,8 +49,11 @@ class RelativeTransformer(AnchorProjection):
         the default was False.
     standardize : bool, default=False
         Divide every feature by the anchors' population standard deviation. A
-        deviation that is zero, or negligible for the dtype at the feature's
-        scale, is replaced by 1.
+        deviation of at most ``10 * eps * |mean|`` (``eps`` of the dtype), that
+        is rounding noise at the feature's own magnitude, is replaced by 1.
+        Each feature is judged alone, so the output is invariant to rescaling
+        any feature (``axis_scaling``) as long as its values stay within the
+        dtype's normal range.
     output_norm : {None, "l2", "standard", "softmax"}, default=None
         Normalisation of the relative vectors: ``"l2"`` scales each row to unit
         norm; ``"standard"`` z-scores each anchor column with the mean and
@@ -117,8 +120,11 @@ class RelativeTransformer(AnchorProjection):
     expansion's rounding error is reported as 0, so identical vectors are at
     distance exactly 0. Each row is rescaled by a power of two before squaring,
     so values of any magnitude the dtype holds (``1e20`` in float32, say) give
-    finite, accurate similarities; only ``"dot"`` raises a ValueError when the
-    products themselves fall outside the dtype's range.
+    finite, accurate similarities whenever the similarities themselves fit in
+    the dtype. When they do not (dot products, or L1, L-inf and euclidean
+    distances of float32 rows near ``1e38``), or when centring or
+    standardising moves a value out of range, a ValueError names what
+    overflowed; the output never holds an infinity or a NaN.
 
     Examples
     --------

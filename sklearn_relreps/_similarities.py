@@ -36,12 +36,15 @@ from ._kernels import (
 )
 from ._numerics import (
     check_finite_rows,
+    check_in_range,
     checked_sqnorms,
     inverse_norms,
+    mean_and_std,
     power_of_two_scale,
     rescale_rows,
     row_sqnorms,
     safe_sqnorm_range,
+    subtract,
     unit_rows,
 )
 
@@ -148,8 +151,8 @@ def _prepare_expansion(A):
     ``(centre, centred anchors, anchors from the origin, offsets or None)``.
     """
     xp = get_namespace_and_device(A)[0]
-    centre = xp.mean(A, axis=0)
-    centred = _anchor_units(A - centre, xp)
+    centre = mean_and_std(A, xp)[0]  # a plain mean can overflow
+    centred = _anchor_units(subtract(A, centre, _CENTRED), xp)
     A_c, a_sqnorms, a_scale = centred
     offsets = None
     if isinstance(A, np.ndarray) and a_scale is None:
@@ -158,6 +161,11 @@ def _prepare_expansion(A):
         if near:
             offsets = A_c @ centre
     return centre, centred, _anchor_units(A, xp), offsets
+
+
+#: What overflows when a sample or anchor minus the anchors' centre does: some
+#: distance to an anchor is at least as large as that difference.
+_CENTRED = "euclidean distances of X to the anchors (measured from their centre)"
 
 
 def _expansion(X, anchors, out):
@@ -179,9 +187,12 @@ def _expansion(X, anchors, out):
         # One pass over X gives the centred copy and its rows' norms.
         centred_X, x_sqnorms = centred_sqnorms(X, centre)
         check_finite_rows(X, x_sqnorms, xp)
+        suspect = ~np.isfinite(x_sqnorms)  # overflowing squares, or differences
+        if suspect.any():
+            check_in_range(centred_X[suspect], _CENTRED)
         X = centred_X
     elif not sparse.issparse(X):
-        X = X - centre
+        X = subtract(X, centre, _CENTRED)
     X, x_sqnorms, scales = rescale_rows(X, xp, floor=a_scale, sqnorms=x_sqnorms)
     if scales is None:
         ratio = None
@@ -293,6 +304,7 @@ class Similarity:
     """
 
     name = None
+    description = "similarities"
     sparse = False
     row_overhead = 0
     symmetric = True
@@ -316,6 +328,7 @@ class Cosine(Similarity):
     """Cosine similarity; 0 for a zero sample or anchor."""
 
     name = "cosine"
+    description = "cosine similarities"
     sparse = True
 
     def prepare(self, anchors):
@@ -329,6 +342,7 @@ class Dot(Similarity):
     """Inner product; raises when a nonzero product leaves the dtype's range."""
 
     name = "dot"
+    description = "dot products"
     sparse = True
 
     def prepare(self, anchors):
@@ -342,6 +356,7 @@ class Euclidean(Similarity):
     """Euclidean distance."""
 
     name = "euclidean"
+    description = "euclidean distances"
     sparse = True
     row_overhead = 1
 
@@ -360,6 +375,7 @@ class RBF(Euclidean):
     """
 
     name = "rbf"
+    description = "rbf kernel values"
 
     def __init__(self, gamma=None, *, length=None):
         self.gamma = gamma
@@ -414,12 +430,14 @@ class Manhattan(_AbsDifferences):
     """L1 distance."""
 
     name = "l1"
+    description = "L1 distances"
 
 
 class Chebyshev(_AbsDifferences):
     """L-infinity distance (exact: a maximum has no rounding)."""
 
     name = "linf"
+    description = "L-inf distances"
     use_max = True
 
 
@@ -501,6 +519,10 @@ def median_distance(anchors):
     subset = anchors[: min(anchors.shape[0], 1000), ...]
     if subset.shape[0] < 2:
         return None
-    distances = to_numpy(Euclidean()(subset, subset))
-    median = float(np.median(distances[np.triu_indices(subset.shape[0], k=1)]))
+    distances = Euclidean()(subset, subset)
+    check_in_range(distances, "euclidean distances between the anchors (rbf width)")
+    distances = to_numpy(distances)
+    pairs = distances[np.triu_indices(subset.shape[0], k=1)].astype(np.float64)
+    with np.errstate(over="ignore"):  # the mean of the middle two, near 1e308
+        median = min(float(np.median(pairs)), float(np.finfo(np.float64).max))
     return median if median > 0 else None

@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._anchors import plain_ids
 from ._compat import (
     Interval,
     StrOptions,
@@ -97,7 +98,8 @@ def _order_by_ids(anchors, ids):
     The DataFrame may hold more rows than the anchors: only the anchors' are
     used.
     """
-    index = anchors.index
+    index = pd.Index(plain_ids(anchors.index))  # the form ids are stored in
+    anchors = anchors.set_axis(index)
     wanted = index.isin(pd.Index(ids))
     if index[wanted].has_duplicates:
         repeated = index[wanted][index[wanted].duplicated()].unique().tolist()

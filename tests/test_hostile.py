@@ -13,8 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from _references import WIDE, WIDE_RANGE, ref_kernel, ref_output
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -820,3 +823,158 @@ def test_stitch_hostile_anchor_content(tmp_path):
     huge = stitch(model, (anchors * 1e20).astype(np.float32))
     out = huge.predict_proba((X_b * 1e20).astype(np.float32))
     assert_allclose(out, reference, atol=1e-3)
+
+
+# -- values beyond the dtype's range (issue 19) ---------------------------------
+
+BEYOND_RANGE = {
+    # (similarity, center, scale, dtype): finite X whose similarities overflow
+    "l1-float32": ("l1", False, 1e38, np.float32),
+    "linf-float32": ("linf", False, 3e38, np.float32),
+    "euclidean-float64": ("euclidean", False, 1e308, np.float64),
+    "rbf-float32": ("rbf", False, 3e38, np.float32),
+}
+
+
+@pytest.mark.parametrize("case", list(BEYOND_RANGE))
+def test_similarities_beyond_the_dtype_range_raise_a_clear_error(case):
+    similarity, center, scale, dtype = BEYOND_RANGE[case]
+    X = (np.random.RandomState(0).uniform(-1, 1, size=(20, 4)) * scale).astype(dtype)
+    est = RelativeTransformer(
+        n_anchors=5, similarity=similarity, center=center, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way
+        with pytest.raises(ValueError, match=r"distances .* exceed the float"):
+            est.fit(X).transform(X)
+
+
+def test_product_beyond_the_dtype_range_raises_instead_of_nan():
+    X = (np.random.RandomState(0).uniform(-1, 1, size=(20, 4)) * 1e38).astype(
+        np.float32
+    )
+    with pytest.raises(ValueError, match="L1 distances .* exceed the float32 range"):
+        InvariantProductTransformer(n_anchors=5, random_state=0).fit_transform(X)
+
+
+def test_centring_beyond_the_dtype_range_names_centring():
+    X = np.array([[-3e38, 1.0], [1e38, 2.0], [3e38, 0.5]], dtype=np.float32)
+    est = RelativeTransformer(anchors=[0, 1], center=True).fit(X)
+    with pytest.raises(ValueError, match=r"centred on the anchors' mean \(center"):
+        est.transform(X)
+
+
+SIMILARITY_NAMES = ["cosine", "dot", "euclidean", "l1", "linf", "rbf"]
+
+
+@given(
+    data=st.data(),
+    similarity=st.sampled_from(SIMILARITY_NAMES),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    center=st.booleans(),
+)
+@settings(max_examples=80, deadline=None, derandomize=True)
+def test_any_magnitude_gives_finite_output_or_a_clear_error(
+    data, similarity, dtype, center
+):
+    finfo = np.finfo(dtype)
+    low, high = np.log10(float(finfo.smallest_normal)), np.log10(float(finfo.max))
+    exponent = data.draw(st.floats(low, high), label="log10 magnitude")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    rng = np.random.RandomState(seed)
+    X = (rng.uniform(-1, 1, size=(8, 3)) * 10.0**exponent).astype(dtype)
+    X = np.where(np.isfinite(X), X, finfo.max).astype(dtype)
+    est = RelativeTransformer(anchors=[0, 2, 5], similarity=similarity, center=center)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            out = est.fit(X).transform(X)
+        except ValueError as error:
+            assert "range" in str(error), str(error)
+            return
+    assert out.dtype == dtype
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("name", ["jaccard_at_k", "mutual_knn"])
+def test_metric_identity_is_exact_with_duplicate_and_tied_rows(name):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 6)).astype(np.float32)
+    cases = {
+        "duplicates": np.vstack([X, X[::3], X[::7]]),
+        "all-tied": np.ones((40, 3)),
+        "zero-rows": np.vstack([X, np.zeros((10, 6), np.float32)]),
+    }
+    for case, data in cases.items():
+        scores = {getattr(metrics, name)(data, data, k=5)}
+        for memory in (0.005, 0.05, 1024):
+            with config_context(working_memory=memory):
+                scores.add(getattr(metrics, name)(data, data, k=5))
+        assert scores == {1.0}, (case, scores)
+
+
+def test_linear_cka_is_translation_invariant_at_any_offset():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 4))
+    Y = X @ rng.normal(size=(4, 3))
+    reference = metrics.linear_cka(X, Y)
+    for offset in (1e6, 1e10):
+        shifted = X.copy()
+        shifted[:, 1] += offset
+        assert_allclose(metrics.linear_cka(shifted, Y), reference, rtol=1e-6)
+    # Beyond, the column's spread is below float64's resolution: it is constant
+    # as given, and scored as such (no error).
+    constant = X.copy()
+    constant[:, 1] = 0.0
+    for offset in (1e100, 1e200, 1e308):
+        shifted = X.copy()
+        shifted[:, 1] += offset
+        assert_allclose(
+            metrics.linear_cka(shifted, Y), metrics.linear_cka(constant, Y), rtol=1e-12
+        )
+
+
+def test_standardize_is_invariant_to_per_axis_scaling_in_float32():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 3)).astype(np.float32)
+    X[:, 2] *= np.float32(1e-6)  # spread 1e-6 of the widest feature
+    factors = np.array([1e3, 1.0, 1e6], dtype=np.float32)
+    est = RelativeTransformer(anchors=list(range(10)), standardize=True)
+    out = est.fit_transform(X)
+    rescaled = clone(est).fit_transform(X * factors)
+    assert_allclose(rescaled, out, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array(["a", None, "b", "a", "b", None] * 2, dtype=object),
+        np.array(["a", 1.5, "b", "a", 2, "b"] * 2, dtype=object),
+    ],
+)
+def test_stratified_with_unsortable_labels_names_y(y):
+    with pytest.raises(ValueError, match="class labels y of one sortable type"):
+        RelativeTransformer(n_anchors=3, anchors="stratified").fit(make_X(), y)
+
+
+def _sparse_similarity(X, anchors):
+    return sparse.csr_matrix(X @ anchors.T)
+
+
+def test_callable_similarity_returning_sparse_names_the_callable():
+    with pytest.raises(TypeError, match="'_sparse_similarity' returned a sparse"):
+        RelativeTransformer(n_anchors=3, similarity=_sparse_similarity).fit_transform(
+            make_X()
+        )
+
+
+def test_anchor_dataframe_columns_are_aligned_to_x():
+    X = pd.DataFrame(make_X(), columns=list("abcde"))
+    anchors = X.iloc[ANCHOR_ROWS]
+    aligned = RelativeTransformer(anchors=anchors).fit(X).transform(X)
+    permuted = anchors[list("ecabd")]
+    assert_array_equal(
+        RelativeTransformer(anchors=permuted).fit(X).transform(X), aligned
+    )
+    with pytest.raises(ValueError, match=r"lacks the features \['d'\]"):
+        RelativeTransformer(anchors=anchors.drop(columns="d")).fit(X)

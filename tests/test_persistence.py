@@ -151,3 +151,40 @@ def test_callable_similarity_needs_trusting_the_function():
     assert untrusted - PACKAGE_TYPES == {f"{__name__}.user_similarity"}
     loaded = skops_io.loads(data, trusted=sorted(untrusted))
     assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+INDEX_TYPES = {
+    "int": pd.Index(range(100, 160)),
+    "str": pd.Index([f"item{i}" for i in range(60)]),
+    "datetime": pd.date_range("2024-01-01", periods=60, freq="h"),
+    "datetime-tz": pd.date_range("2024-01-01", periods=60, freq="h", tz="Europe/Paris"),
+    "categorical": pd.CategoricalIndex([f"c{i}" for i in range(60)]),
+    "multi": pd.MultiIndex.from_product([list("abcdef"), range(10)]),
+}
+
+
+@pytest.mark.parametrize(
+    "round_trip", [pickle_round_trip, joblib_round_trip, skops_round_trip]
+)
+@pytest.mark.parametrize("index", list(INDEX_TYPES))
+def test_every_accepted_index_type_round_trips_and_stitches(index, round_trip):
+    X, _ = make_data()
+    frame = pd.DataFrame(X, index=INDEX_TYPES[index], columns=list("abcdef"))
+    model = RelativeTransformer(5, random_state=0).fit(frame)
+    loaded = round_trip(model)
+    assert_array_equal(loaded.anchor_ids_, model.anchor_ids_)
+    assert_array_equal(loaded.transform(frame), model.transform(frame))
+    # Stitch by ids: the anchors' rows, shuffled, in a new (doubled) space.
+    shuffled = (2 * frame).iloc[np.random.RandomState(0).permutation(60)]
+    stitched = stitch(loaded, shuffled)
+    assert_array_equal(stitched.anchor_ids_, model.anchor_ids_)
+    np.testing.assert_allclose(
+        stitched.transform(2 * frame), model.transform(frame), atol=1e-12
+    )
+
+
+def test_index_labels_that_cannot_be_saved_are_refused_at_fit():
+    X, _ = make_data()
+    frame = pd.DataFrame(X, index=pd.period_range("2024-01", periods=60, freq="D"))
+    with pytest.raises(ValueError, match="got Period labels.*astype\\(str\\)"):
+        RelativeTransformer(5, random_state=0).fit(frame)

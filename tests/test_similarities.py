@@ -112,17 +112,21 @@ def test_standardize_constant_feature_gets_scale_one():
 
 
 def test_standardize_near_dead_feature_gets_scale_one():
-    # Real encoders have columns with std ~1e-33: dividing by it would turn
-    # rounding noise into values of order one.
+    # A feature whose spread is below what the dtype resolves at its own
+    # magnitude (a constant plus rounding noise) is left unscaled: dividing by
+    # that spread would turn noise into values of order one. The test looks at
+    # each feature alone, so a feature that merely has a small scale is kept.
     rng = np.random.RandomState(4)
     X, A = make_data(seed=4)
-    A[:, 2] = 1e-33 * rng.normal(size=A.shape[0])
-    X[:, 2] = 1e-33 * rng.normal(size=X.shape[0])
-    assert A[:, 2].std() > 0
+    A[:, 2] = 0.5 + 2e-16 * rng.normal(size=A.shape[0])
+    X[:, 2] = 0.5 + 2e-16 * rng.normal(size=X.shape[0])
+    A[:, 3] *= 1e-33
+    X[:, 3] *= 1e-33
     rel = RelativeTransformer(
         anchors=A, similarity="cosine", center=True, standardize=True
     ).fit(X)
-    scale = A.std(axis=0)
+    mean, scale = A.mean(axis=0), A.std(axis=0)
+    assert 0 < scale[2] <= 10 * np.finfo(np.float64).eps * mean[2]
     scale[2] = 1.0
     assert_allclose(rel.scale_, scale, rtol=1e-12)
     expected = ref_output(["cosine"], X, A, center=True, standardize=True, scale=scale)
