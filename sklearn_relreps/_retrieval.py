@@ -28,14 +28,15 @@ class CrossSpaceRetriever(BaseEstimator):
     enough to bridge the two spaces, with no re-embedding of the index:
 
     - a translation (``method`` in ``"orthogonal"``, ``"linear"``,
-      ``"affine"``, ``"ridge"``, ``"kernel"``): a :class:`LatentTranslator`
-      fit new -> old on the anchors maps every query into the old space,
-      where the stored index is searched;
+      ``"affine"``, ``"ridge"``, ``"kernel"``): a
+      :class:`~sklearn_relreps.LatentTranslator` fit new -> old on the
+      anchors maps every query into the old space, where the stored index is
+      searched;
     - ``"relative"``: the index is described by its centred cosine
       similarities to the old anchors and the queries by theirs to the new
-      anchors (:class:`RelativeTransformer`, optionally with a softmax of
-      temperature `temperature`); both live in the same space of anchors,
-      where the search happens.
+      anchors (:class:`~sklearn_relreps.RelativeTransformer`, optionally
+      with a softmax of temperature `temperature`); both live in the same
+      space of anchors, where the search happens.
 
     Read more in the :ref:`User Guide <upgrade>`.
 
@@ -64,7 +65,7 @@ class CrossSpaceRetriever(BaseEstimator):
         inner product; under CSLS, ``1 - score / 2`` or ``-score / 2``.
     alpha : float, default=1.0
         Regularisation of the ``"ridge"`` and ``"kernel"`` translations
-        (passed to :class:`LatentTranslator`).
+        (passed to :class:`~sklearn_relreps.LatentTranslator`).
     temperature : float or None, default=None
         ``"relative"`` only: None describes items by their plain centred
         cosines to the anchors; a float applies a softmax over each row's
