@@ -109,8 +109,10 @@ class CrossSpaceRetriever(BaseEstimator):
     array or DataFrame is computed once in :meth:`fit`. :meth:`kneighbors`
     scores query chunks against the whole index, with chunks sized from
     scikit-learn's ``working_memory``, and selects the top ``k`` with
-    ``argpartition``: its extra memory is ``O(chunk * n_index)``. Ties go to
-    the lower index position. Inputs are never modified.
+    ``argpartition``: its extra memory is ``O(chunk * n_index)``. Returned
+    neighbours with equal scores are ordered by index position (which of
+    several items tied at the k-th place is returned is unspecified). Inputs
+    are never modified.
 
     Defaults, measured on real text encoders (MiniLM queries against an
     mpnet index of 1,747 sentences; ``benchmarks/README.md``): with 300
