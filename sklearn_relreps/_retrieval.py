@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_array, gen_batches
+from sklearn.utils import check_array, gen_batches, metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions, _fit_context, get_chunk_n_rows
@@ -140,6 +140,14 @@ class CrossSpaceRetriever(BaseEstimator):
     >>> indices[:, 0]
     array([150, 151, 152])
     """
+
+    # The index and the anchors are inputs, not metadata a meta-estimator
+    # should route: no ``set_fit_request`` method.
+    __metadata_request__fit = {
+        "index": metadata_routing.UNUSED,
+        "index_anchors": metadata_routing.UNUSED,
+        "query_anchors": metadata_routing.UNUSED,
+    }
 
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],

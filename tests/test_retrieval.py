@@ -236,3 +236,7 @@ def test_estimator_contract():
     old, new = make_spaces(n=100)
     refit = retriever.fit(old, index_anchors=old[:30], query_anchors=new[:30])
     assert refit.n_index_ == 100 and refit.n_anchors_ == 30
+
+
+def test_no_metadata_routing_of_the_inputs():
+    assert not hasattr(CrossSpaceRetriever(), "set_fit_request")
