@@ -9,12 +9,14 @@ from ._exceptions import StitchingWarning
 from ._invariances import get_invariances
 from ._product import InvariantProductTransformer
 from ._relative import RelativeTransformer
+from ._retrieval import CrossSpaceRetriever
 from ._stitch import stitch
 from ._translate import LatentTranslator
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CrossSpaceRetriever",
     "InvariantProductTransformer",
     "LatentTranslator",
     "RelativeTransformer",

@@ -2,7 +2,7 @@
 
 import warnings
 from functools import partial
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.preprocessing import normalize
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import Bunch, check_array, check_random_state, column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
 from ._compat import Interval, StrOptions, to_host, to_numpy, validate_params
@@ -443,3 +443,248 @@ def row_labels(X):
         )
         return None
     return index
+
+
+def _relative_rows(X, anchors):
+    """Centred cosines of `X` to `anchors`, each row then centred and unit.
+
+    The cosine of two such rows is the correlation of the items' similarity
+    profiles over the anchors, comparable across spaces.
+    """
+    centre = np.mean(anchors, axis=0)
+    R = normalize(X - centre) @ normalize(anchors - centre).T
+    return normalize(R - np.mean(R, axis=1, keepdims=True))
+
+
+def _mean_top(scores, k, axis):
+    n = scores.shape[axis]
+    k = min(k, n)
+    return np.mean(
+        np.partition(scores, n - k, axis=axis).take(range(n - k, n), axis=axis),
+        axis=axis,
+    )
+
+
+def _mutual_matches(R_source, R_target, csls, used_source, used_target):
+    """Mutual best pairs ``(i, j, score)`` between rows not used yet."""
+    scores = R_source @ R_target.T
+    if csls is not None:
+        source_radius = _mean_top(scores, csls, 1)[:, None]
+        target_radius = _mean_top(scores, csls, 0)[None, :]
+        scores = 2 * scores - source_radius - target_radius
+    scores[used_source] = -np.inf
+    scores[:, used_target] = -np.inf
+    best_target = np.argmax(scores, axis=1)
+    best_source = np.argmax(scores, axis=0)
+    rows = np.flatnonzero(
+        (best_source[best_target] == np.arange(len(best_target))) & ~used_source
+    )
+    rows = rows[~used_target[best_target[rows]]]
+    return rows, best_target[rows], scores[rows, best_target[rows]]
+
+
+def _check_pairs(seed_pairs, n_source, n_target):
+    pairs = check_array(seed_pairs, dtype=None, input_name="seed_pairs")
+    if pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(
+            "seed_pairs must be integer pairs (source_row, target_row) of shape "
+            f"(n_seeds, 2); got shape {pairs.shape} and dtype {pairs.dtype}."
+        )
+    for column, n, name in ((0, n_source, "X_source"), (1, n_target, "X_target")):
+        rows = pairs[:, column]
+        if rows.min() < 0 or rows.max() >= n:
+            raise ValueError(f"seed_pairs has rows outside {name} (0..{n - 1}).")
+        if len(np.unique(rows)) != len(rows):
+            raise ValueError(f"seed_pairs repeats rows of {name}.")
+    if len(pairs) < 6:
+        raise ValueError(
+            f"match_anchors needs at least 6 seed pairs; got {len(pairs)}."
+        )
+    return pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
+
+
+def _seed_accuracy(X_source, X_target, source, target, random_state):
+    """Held-out matching accuracy: half the seeds matched through the other half."""
+    rng = check_random_state(random_state)
+    order = rng.permutation(len(source))
+    known, held = order[: len(order) // 2], order[len(order) // 2 :]
+    R_source = _relative_rows(X_source[source[held]], X_source[source[known]])
+    R_target = _relative_rows(X_target, X_target[target[known]])
+    found = np.argmax(R_source @ R_target.T, axis=1)
+    return float(np.mean(found == target[held]))
+
+
+@validate_params(
+    {
+        "X_source": ["array-like"],
+        "X_target": ["array-like"],
+        "seed_pairs": ["array-like"],
+        "n_anchors": [Interval(Integral, 1, None, closed="left")],
+        "csls": [Interval(Integral, 1, None, closed="left"), None],
+        "min_agreement": [Interval(Real, -1, 1, closed="both"), None],
+        "refuse": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def match_anchors(
+    X_source,
+    X_target,
+    seed_pairs,
+    n_anchors=300,
+    *,
+    csls=10,
+    min_agreement=0.5,
+    refuse=False,
+    random_state=None,
+):
+    """Grow parallel anchor pairs between two spaces from a few known pairs.
+
+    Starting from `seed_pairs`, rows known to be the same items in the two
+    spaces, every round describes all rows of each space by their centred
+    cosines to the current pairs (a relative representation: each row's
+    profile is then centred and normalised, so comparing profiles is a
+    correlation), finds the mutual nearest neighbours between the spaces
+    under CSLS (which damps hubs), and adds the most confident of them, as
+    many as there are pairs already (the set doubles), until `n_anchors`
+    pairs are found or no new mutual match is left. This is the self-learning
+    loop of unsupervised word translation (MUSE, VecMap) on relative vectors.
+
+    Read more in the :ref:`User Guide <anchors>`.
+
+    Parameters
+    ----------
+    X_source : array-like of shape (n_source, p)
+        The items of the first space.
+    X_target : array-like of shape (n_target, q)
+        The items of the second space; ``q`` may differ from ``p``, and the
+        two sets of items need only overlap.
+    seed_pairs : array-like of int of shape (n_seeds, 2)
+        Known pairs ``(source_row, target_row)``, at least 6, no row twice.
+    n_anchors : int, default=300
+        Number of pairs wanted, seeds included.
+    csls : int or None, default=10
+        Neighbours of the CSLS correction (``2 s - r_source - r_target``);
+        None matches on the plain similarity of the profiles.
+    min_agreement : float or None, default=0.5
+        Trust threshold on the seeds: :func:`~sklearn_relreps.metrics.anchor_agreement`
+        of the seeds in the two spaces below it warns (or refuses, see
+        `refuse`) that the spaces are too different for matching to be
+        trusted. None skips the check.
+    refuse : bool, default=False
+        Raise a ``ValueError`` instead of warning when the seeds' agreement
+        is below `min_agreement`.
+    random_state : int, RandomState instance or None, default=None
+        Splits the seeds for the held-out accuracy.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        source, target : ndarray of int of shape (n_pairs,)
+            Rows of the pairs in `X_source` and `X_target`: the seeds first,
+            then the discovered pairs in the order they were added.
+        confidence : ndarray of shape (n_pairs,)
+            The CSLS score (or similarity) of each discovered pair when it was
+            added, greater is surer; NaN for the seeds.
+        is_seed : ndarray of bool of shape (n_pairs,)
+            Which pairs were given.
+        agreement : float
+            Anchor agreement of the seeds (NaN when `min_agreement` is None).
+        seed_accuracy : float
+            Fraction of one half of the seeds whose partner is the best match
+            when the spaces are described by the other half only: an estimate
+            of the matching's precision that needs no extra labels.
+
+    Warns
+    -----
+    StitchingWarning
+        When the seeds' agreement is below `min_agreement`.
+
+    See Also
+    --------
+    sklearn_relreps.metrics.anchor_agreement : The trust signal.
+    sklearn_relreps.CrossSpaceRetriever : Uses parallel anchors.
+
+    Notes
+    -----
+    Each round costs ``O(n_source * n_target * n_pairs)`` and holds the
+    ``n_source x n_target`` score matrix: subsample large spaces.
+
+    Measured on 1,747 sentences embedded by real text encoders, growing
+    1,000 pairs from 25 or 100 seeds (``benchmarks/README.md``): MiniLM and
+    mpnet (seed agreement 0.78-0.80) were matched with a precision of
+    0.98-0.99; MiniLM and GloVe means (0.28-0.36) at 0.01-0.07, MiniLM and
+    LSA (0.36-0.40) at 0.05-0.42. The default threshold 0.5 lies between the
+    pair that could be matched and those that could not; the held-out seed
+    accuracy (`seed_accuracy`) is a second, independent signal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps.anchors import match_anchors
+    >>> rng = np.random.RandomState(0)
+    >>> source = rng.normal(size=(200, 10))
+    >>> rotation, _ = np.linalg.qr(rng.normal(size=(10, 10)))
+    >>> target = source @ rotation + 0.01 * rng.normal(size=(200, 10))
+    >>> seeds = np.column_stack([np.arange(20), np.arange(20)])
+    >>> result = match_anchors(source, target, seeds, n_anchors=100, random_state=0)
+    >>> len(result.source)
+    100
+    >>> float(np.mean(result.source == result.target))
+    1.0
+    """
+    from ._exceptions import StitchingWarning
+    from ._metrics import _agreement
+
+    X_source = check_array(X_source, dtype=np.float64, input_name="X_source")
+    X_target = check_array(X_target, dtype=np.float64, input_name="X_target")
+    source, target = _check_pairs(seed_pairs, len(X_source), len(X_target))
+    agreement = np.nan
+    if min_agreement is not None:
+        agreement = _agreement(X_source[source], X_target[target])[0]
+        if not agreement >= min_agreement:
+            message = (
+                f"The seed pairs agree at {agreement:.2f} between the two spaces "
+                f"(anchor_agreement; min_agreement={min_agreement}): the spaces are "
+                "too different, or the seeds mismatched, for matched anchors to be "
+                "trusted."
+            )
+            if refuse:
+                raise ValueError(message)
+            warnings.warn(message, StitchingWarning, stacklevel=3)
+    seed_accuracy = _seed_accuracy(X_source, X_target, source, target, random_state)
+    n_seeds = len(source)
+    confidence = [np.full(n_seeds, np.nan)]
+    used_source = np.zeros(len(X_source), dtype=bool)
+    used_target = np.zeros(len(X_target), dtype=bool)
+    used_source[source], used_target[target] = True, True
+    source, target = [source], [target]
+    n_pairs = n_seeds
+    while n_pairs < n_anchors:
+        anchors_source, anchors_target = np.concatenate(source), np.concatenate(target)
+        rows, columns, scores = _mutual_matches(
+            _relative_rows(X_source, X_source[anchors_source]),
+            _relative_rows(X_target, X_target[anchors_target]),
+            csls,
+            used_source,
+            used_target,
+        )
+        if rows.size == 0:
+            break
+        best = np.argsort(-scores, kind="stable")[: min(n_pairs, n_anchors - n_pairs)]
+        source.append(rows[best])
+        target.append(columns[best])
+        confidence.append(scores[best])
+        used_source[rows[best]], used_target[columns[best]] = True, True
+        n_pairs += len(best)
+    source, target = np.concatenate(source), np.concatenate(target)
+    return Bunch(
+        source=source,
+        target=target,
+        confidence=np.concatenate(confidence),
+        is_seed=np.arange(len(source)) < n_seeds,
+        agreement=float(agreement),
+        seed_accuracy=seed_accuracy,
+    )

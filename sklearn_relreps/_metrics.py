@@ -557,3 +557,234 @@ def anchor_agreement(anchors_source, anchors_target):
     if ids is not None:
         per_anchor = pd.Series(per_anchor, index=ids, name="agreement")
     return Bunch(score=score, per_anchor=per_anchor)
+
+
+def _neighbour_array(neighbors, name):
+    neighbors = np.asarray(neighbors)
+    if neighbors.ndim != 2 or neighbors.shape[1] == 0:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_queries, k) with k >= 1, as "
+            f"returned by kneighbors; got shape {neighbors.shape}."
+        )
+    return neighbors
+
+
+@validate_params(
+    {"neighbors": ["array-like"], "reference": ["array-like"], "k": _K + [None]},
+    prefer_skip_nested_validation=True,
+)
+def neighbor_recall(neighbors, reference, *, k=None):
+    """Overlap of each query's top-`k` neighbours with a reference top-`k`.
+
+    Recall@k against a reference ranking: for query ``i``, the fraction of
+    the first `k` entries of ``reference[i]`` found among the first `k`
+    entries of ``neighbors[i]``, averaged over the queries. Typically
+    ``neighbors`` come from a cross-space adapter
+    (:meth:`sklearn_relreps.CrossSpaceRetriever.kneighbors`) and ``reference``
+    from searching an index re-embedded by the query model.
+
+    Parameters
+    ----------
+    neighbors : array-like of shape (n_queries, n_found)
+        Neighbour positions or ids of every query, best first.
+    reference : array-like of shape (n_queries, n_reference)
+        The reference neighbours of the same queries, best first.
+    k : int, default=None
+        Ranks compared; ``min(n_found, n_reference)`` when None.
+
+    Returns
+    -------
+    score : float
+        In ``[0, 1]``, greater is better; 1 when the two top-`k` sets agree.
+
+    See Also
+    --------
+    exact_match_rank : Rank of each query's own item.
+    recall_at_k : The same idea on two parallel spaces of embeddings.
+
+    Examples
+    --------
+    >>> from sklearn_relreps.metrics import neighbor_recall
+    >>> neighbor_recall([[3, 1], [0, 2]], [[1, 3], [2, 4]])
+    0.75
+    """
+    neighbors = _neighbour_array(neighbors, "neighbors")
+    reference = _neighbour_array(reference, "reference")
+    if neighbors.shape[0] != reference.shape[0]:
+        raise ValueError(
+            f"neighbors has {neighbors.shape[0]} queries but reference has "
+            f"{reference.shape[0]}: they must rank the same queries."
+        )
+    largest = min(neighbors.shape[1], reference.shape[1])
+    k = largest if k is None else k
+    _check_k(k, largest, "neighbor_recall", "the columns of both rankings")
+    found = neighbors[:, :k]
+    hits = [
+        np.isin(ref, row).sum()
+        for row, ref in zip(found, reference[:, :k], strict=True)
+    ]
+    return float(np.mean(hits) / k)
+
+
+@validate_params(
+    {"neighbors": ["array-like"], "targets": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
+def exact_match_rank(neighbors, targets):
+    """1-based rank of each query's own item among its neighbours.
+
+    When every query is an item of the index (re-embedded by the new model),
+    a good adapter finds that very item first. ``(rank == 1).mean()`` is
+    exact-match@1, ``((rank > 0) & (rank <= k)).mean()`` exact-match@k and
+    ``np.where(rank > 0, 1 / rank, 0).mean()`` the mean reciprocal rank cut
+    at the number of neighbours.
+
+    Parameters
+    ----------
+    neighbors : array-like of shape (n_queries, k)
+        Neighbour positions or ids of every query, best first.
+    targets : array-like of shape (n_queries,)
+        The position or id of each query's own item.
+
+    Returns
+    -------
+    rank : ndarray of shape (n_queries,)
+        In ``1..k``; 0 when the item is not among the neighbours.
+
+    See Also
+    --------
+    mrr : The same ranks on two parallel spaces of embeddings.
+
+    Examples
+    --------
+    >>> from sklearn_relreps.metrics import exact_match_rank
+    >>> exact_match_rank([[4, 0, 2], [1, 3, 4]], [0, 2])
+    array([2, 0])
+    """
+    neighbors = _neighbour_array(neighbors, "neighbors")
+    targets = np.asarray(targets)
+    if targets.shape != (neighbors.shape[0],):
+        raise ValueError(
+            f"targets must hold one item per query ({neighbors.shape[0]}); got "
+            f"shape {targets.shape}."
+        )
+    hits = neighbors == targets[:, None]
+    return np.where(hits.any(axis=1), np.argmax(hits, axis=1) + 1, 0)
+
+
+def retrieval_report(
+    retrievers, queries, *, targets=None, reference=None, old=None, k=10, ax=None
+):
+    """Compare cross-space retrievers with re-embedding and the old model.
+
+    Each fitted :class:`~sklearn_relreps.CrossSpaceRetriever` searches its
+    old-model index with the new-model `queries`. Its neighbours are compared
+    with those that re-embedding would give (the queries searched among the
+    index embedded by the new model, `reference`) and with the old model's own
+    neighbourhoods (the queries embedded by the old model, `old`, searched
+    among the stored index), both by cosine.
+
+    Read more in the :ref:`User Guide <upgrade>`.
+
+    Parameters
+    ----------
+    retrievers : CrossSpaceRetriever or dict of str to CrossSpaceRetriever
+        Fitted retrievers over the same index, named (a single one is named
+        by its ``method``).
+    queries : array-like of shape (n_queries, n_features_in)
+        Queries embedded by the new model.
+    targets : array-like of shape (n_queries,), default=None
+        Position (or id, for an index DataFrame) in the index of each query's
+        own item, when queries are index items: gives the exact-match columns.
+    reference : array-like of shape (n_index, n_features_in), default=None
+        The index re-embedded by the new model, in the index's row order:
+        gives the ``recall_reembedded`` column and a ``"re-embedded"`` row.
+    old : array-like of shape (n_queries, n_features_index), default=None
+        The queries embedded by the old model: gives the ``recall_old`` column
+        and an ``"old model"`` row.
+    k : int, default=10
+        Number of neighbours compared.
+    ax : matplotlib Axes, default=None
+        When given, the table is also drawn there as grouped bars (requires
+        matplotlib).
+
+    Returns
+    -------
+    report : DataFrame
+        One row per retriever (then ``"re-embedded"`` and ``"old model"``
+        when given); the columns ``exact@1``, ``exact@k`` and ``mrr@k``
+        (with `targets`), ``recall_reembedded`` (:func:`neighbor_recall` of
+        the top `k` against re-embedding) and ``recall_old`` (against the old
+        model's own top `k`), where the inputs allow them.
+
+    See Also
+    --------
+    neighbor_recall, exact_match_rank : The scores of the columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_relreps import CrossSpaceRetriever
+    >>> from sklearn_relreps.metrics import retrieval_report
+    >>> rng = np.random.RandomState(0)
+    >>> old = rng.normal(size=(300, 8))
+    >>> new = np.tanh(old @ rng.normal(size=(8, 12)))
+    >>> retriever = CrossSpaceRetriever().fit(
+    ...     old, index_anchors=old[:100], query_anchors=new[:100])
+    >>> report = retrieval_report(retriever, new[200:], targets=np.arange(200, 300),
+    ...                           reference=new, old=old[200:], k=5)
+    >>> list(report.columns)
+    ['exact@1', 'exact@5', 'mrr@5', 'recall_reembedded', 'recall_old']
+    >>> list(report.index)
+    ['orthogonal', 're-embedded', 'old model']
+    """
+    from ._retrieval import CrossSpaceRetriever, _search
+
+    if isinstance(retrievers, CrossSpaceRetriever):
+        retrievers = {retrievers.method: retrievers}
+    if not retrievers:
+        raise ValueError("retrieval_report needs at least one fitted retriever.")
+    first = next(iter(retrievers.values()))
+    stored = next((r for r in retrievers.values() if r.translator_ is not None), None)
+    if old is not None and stored is None:
+        raise ValueError(
+            "old needs a translation retriever (not only 'relative' ones): "
+            "a relative retriever keeps relative vectors, not the old index."
+        )
+    rankings = {
+        name: r.kneighbors(queries, k, return_distance=False)
+        for name, r in retrievers.items()
+    }
+
+    def cosine_search(Q, index, ids):
+        Q = unit_rows(check_array(Q, dtype=[np.float64, np.float32]), np)
+        index = unit_rows(check_array(index, dtype=Q.dtype), np)
+        _check_k(k, index.shape[0], "retrieval_report", "the index size")
+        positions = _search(Q, index, k, offset=1.0)[1]
+        return positions if ids is None else ids[positions]
+
+    references = {}
+    if reference is not None:
+        references["re-embedded"] = cosine_search(queries, reference, first.ids_)
+    if old is not None:
+        references["old model"] = cosine_search(old, stored._index, stored.ids_)
+    rows = {}
+    for name, found in {**rankings, **references}.items():
+        row = {}
+        if targets is not None:
+            rank = exact_match_rank(found, targets)
+            row["exact@1"] = float(np.mean(rank == 1))
+            row[f"exact@{k}"] = float(np.mean(rank > 0))
+            reciprocal = np.where(rank > 0, 1 / np.maximum(rank, 1), 0.0)
+            row[f"mrr@{k}"] = float(np.mean(reciprocal))
+        if "re-embedded" in references:
+            row["recall_reembedded"] = neighbor_recall(found, references["re-embedded"])
+        if "old model" in references:
+            row["recall_old"] = neighbor_recall(found, references["old model"])
+        rows[name] = row
+    report = pd.DataFrame.from_dict(rows, orient="index")
+    if ax is not None:
+        report.T.plot.bar(ax=ax, rot=0, ylim=(0, 1))
+        ax.set_ylabel("score")
+        ax.legend(loc="lower right", fontsize="small")
+    return report

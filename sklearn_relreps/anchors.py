@@ -1,5 +1,9 @@
-"""Anchor selection: choose the reference samples of a relative projection."""
+"""Anchor selection: choose the reference samples of a relative projection.
 
-from ._anchors import select_anchors
+:func:`select_anchors` picks anchors within one space; :func:`match_anchors`
+grows parallel anchor pairs between two spaces from a few known pairs.
+"""
 
-__all__ = ["select_anchors"]
+from ._anchors import match_anchors, select_anchors
+
+__all__ = ["match_anchors", "select_anchors"]

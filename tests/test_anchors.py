@@ -387,3 +387,73 @@ def test_fps_and_kmeans_choose_among_a_random_subset(monkeypatch):
     rng = np.random.RandomState(1)
     assert np.isin(many, rng.choice(300, size=48, replace=False)).all()
     assert np.unique(many).size == 12
+
+
+# -- match_anchors ----------------------------------------------------------------
+
+
+def _rotated_pair(n=300, d=10, noise=0.01, seed=0):
+    rng = np.random.RandomState(seed)
+    source = rng.normal(size=(n, d))
+    rotation, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    target = 3 * source @ rotation - 2 + noise * rng.normal(size=(n, d))
+    return source, target
+
+
+def test_match_anchors_recovers_a_rotated_pair():
+    from sklearn_relreps.anchors import match_anchors
+
+    source, target = _rotated_pair()
+    # Targets shuffled: the true partner of source row i is target row order[i].
+    order = np.random.RandomState(1).permutation(len(target))
+    shuffled = np.empty_like(target)
+    shuffled[order] = target
+    seeds = np.column_stack([np.arange(15), order[:15]])
+    result = match_anchors(source, shuffled, seeds, n_anchors=200, random_state=0)
+    assert len(result.source) == len(result.target) == 200
+    assert_array_equal(result.is_seed, np.arange(200) < 15)
+    assert_array_equal(result.source[:15], np.arange(15))
+    assert np.mean(order[result.source] == result.target) >= 0.98
+    assert np.isnan(result.confidence[:15]).all()
+    assert np.all(np.isfinite(result.confidence[15:]))
+    assert np.unique(result.source).size == np.unique(result.target).size == 200
+    assert result.agreement > 0.99 and result.seed_accuracy > 0.9
+    plain = match_anchors(source, shuffled, seeds, n_anchors=200, csls=None)
+    assert np.mean(order[plain.source] == plain.target) >= 0.98
+
+
+def test_match_anchors_warns_or_refuses_on_unrelated_spaces():
+    from sklearn_relreps import StitchingWarning
+    from sklearn_relreps.anchors import match_anchors
+
+    source, _ = _rotated_pair()
+    unrelated = np.random.RandomState(5).normal(size=(300, 8))
+    seeds = np.column_stack([np.arange(30), np.arange(30)])
+    with pytest.warns(StitchingWarning, match="seed pairs agree at"):
+        result = match_anchors(source, unrelated, seeds, n_anchors=60)
+    assert result.agreement < 0.5
+    with pytest.raises(ValueError, match="too different"):
+        match_anchors(source, unrelated, seeds, n_anchors=60, refuse=True)
+    # Switched off: no warning.
+    result = match_anchors(source, unrelated, seeds, n_anchors=60, min_agreement=None)
+    assert np.isnan(result.agreement)
+
+
+def test_match_anchors_bad_seeds_and_inputs_untouched():
+    from sklearn_relreps.anchors import match_anchors
+
+    source, target = _rotated_pair(n=50)
+    source.flags.writeable = target.flags.writeable = False
+    seeds = np.column_stack([np.arange(10), np.arange(10)])
+    with pytest.raises(ValueError, match="shape \\(n_seeds, 2\\)"):
+        match_anchors(source, target, seeds[:, :1])
+    with pytest.raises(ValueError, match="outside X_target"):
+        match_anchors(source, target, seeds + [0, 45])
+    with pytest.raises(ValueError, match="repeats rows of X_source"):
+        match_anchors(source, target, np.column_stack([[0] * 10, np.arange(10)]))
+    with pytest.raises(ValueError, match="at least 6 seed pairs"):
+        match_anchors(source, target, seeds[:5])
+    result = match_anchors(source, target, seeds, n_anchors=5)
+    assert len(result.source) == 10  # never fewer than the seeds
+    result = match_anchors(source, target, seeds, n_anchors=500)
+    assert len(result.source) <= 50  # stops when no row is left to match

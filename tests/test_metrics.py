@@ -454,3 +454,100 @@ def test_anchor_agreement_bad_input(anchor_pair):
         anchor_agreement(np.ones((5, 3)), B[:5])
     with pytest.raises(InvalidParameterError, match="'anchors_source' parameter"):
         anchor_agreement("text", B)
+
+
+# -- retrieval scores -------------------------------------------------------------
+
+
+def test_neighbor_recall():
+    from sklearn_relreps.metrics import neighbor_recall
+
+    found = np.array([[1, 2, 3], [4, 5, 6]])
+    assert neighbor_recall(found, found) == 1.0
+    assert neighbor_recall(found, [[3, 2, 1], [6, 0, 9]]) == pytest.approx(4 / 6)
+    assert neighbor_recall(found, [[1, 9], [9, 4]], k=1) == 0.5
+    ids = np.array([["a", "b"], ["c", "d"]], dtype=object)
+    assert neighbor_recall(ids, [["b", "x"], ["d", "c"]]) == 0.75
+    with pytest.raises(ValueError, match="neighbors has 2 queries but reference has 1"):
+        neighbor_recall(found, found[:1])
+    with pytest.raises(ValueError, match="must be a 2-D array"):
+        neighbor_recall([1, 2], [1, 2])
+    with pytest.raises(ValueError, match="needs k <= 3"):
+        neighbor_recall(found, found, k=4)
+
+
+def test_exact_match_rank():
+    from sklearn_relreps.metrics import exact_match_rank
+
+    ranks = exact_match_rank([[4, 0, 2], [1, 3, 4], [7, 8, 9]], [4, 4, 0])
+    np.testing.assert_array_equal(ranks, [1, 3, 0])
+    with pytest.raises(ValueError, match="one item per query"):
+        exact_match_rank([[1, 2]], [1, 2])
+
+
+def _retrieval_setup():
+    from sklearn_relreps import CrossSpaceRetriever
+
+    rng = np.random.RandomState(0)
+    old = rng.normal(size=(300, 8))
+    new = np.tanh(old @ rng.normal(size=(8, 12)))
+    retrievers = {
+        method: CrossSpaceRetriever(method=method).fit(
+            old, index_anchors=old[:100], query_anchors=new[:100]
+        )
+        for method in ("orthogonal", "relative")
+    }
+    return retrievers, old, new
+
+
+def test_retrieval_report_columns_and_values():
+    from sklearn_relreps.metrics import (
+        exact_match_rank,
+        neighbor_recall,
+        retrieval_report,
+    )
+
+    retrievers, old, new = _retrieval_setup()
+    targets = np.arange(100, 300)
+    report = retrieval_report(
+        retrievers, new[100:], targets=targets, reference=new, old=old[100:], k=5
+    )
+    assert list(report.index) == ["orthogonal", "relative", "re-embedded", "old model"]
+    assert list(report.columns) == [
+        "exact@1",
+        "exact@5",
+        "mrr@5",
+        "recall_reembedded",
+        "recall_old",
+    ]
+    found = retrievers["relative"].kneighbors(new[100:], 5, return_distance=False)
+    rank = exact_match_rank(found, targets)
+    assert report.loc["relative", "exact@1"] == np.mean(rank == 1)
+    assert report.loc["re-embedded", "recall_reembedded"] == 1.0
+    assert report.loc["old model", "recall_old"] == 1.0
+    assert report.loc["old model", "exact@1"] == 1.0
+    unit = old / np.linalg.norm(old, axis=1, keepdims=True)
+    own = np.argsort(-(unit[100:] @ unit.T), axis=1, kind="stable")[:, :5]
+    found = retrievers["orthogonal"].kneighbors(new[100:], 5, return_distance=False)
+    assert report.loc["orthogonal", "recall_old"] == neighbor_recall(found, own)
+    # Only what the inputs allow.
+    only = retrieval_report(retrievers["orthogonal"], new[100:], k=3)
+    assert only.shape == (1, 0) and list(only.index) == ["orthogonal"]
+
+
+def test_retrieval_report_errors_and_plot():
+    from sklearn_relreps.metrics import retrieval_report
+
+    retrievers, old, new = _retrieval_setup()
+    with pytest.raises(ValueError, match="needs a translation retriever"):
+        retrieval_report({"r": retrievers["relative"]}, new, old=old)
+    with pytest.raises(ValueError, match="at least one fitted retriever"):
+        retrieval_report({}, new)
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    report = retrieval_report(retrievers, new[100:], reference=new, ax=ax, k=5)
+    assert len(ax.patches) == report.size
+    plt.close(fig)
