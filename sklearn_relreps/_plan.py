@@ -263,7 +263,8 @@ def _row_statistics(prepared, similarities, norm, before, height):
         count, mean, m2 = 0, 0.0, 0.0
         for start in range(0, k, height):
             rows = prepared[start : min(start + height, k), ...]
-            block = norm.apply(similarity.apply(rows, side), i, xp, until=before)
+            values = similarity_values(similarity, rows, side)
+            block = norm.apply(values, i, xp, until=before)
             n = block.shape[0]
             block_mean = xp.mean(block, axis=0)
             block_m2 = xp.sum((block - block_mean) ** 2, axis=0)

@@ -10,7 +10,11 @@ from sklearn_relreps.datasets import load_digits_encoders, load_docstring_corpus
 
 
 def test_public_module():
-    assert datasets.__all__ == ["load_digits_encoders", "load_docstring_corpus"]
+    assert datasets.__all__ == [
+        "embed_texts",
+        "load_digits_encoders",
+        "load_docstring_corpus",
+    ]
 
 
 def test_shapes_and_rows(digits_encoders):
