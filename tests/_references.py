@@ -42,6 +42,12 @@ def ref_kernel(name, X, A, gamma=None):
     return np.exp(-gamma * squared)
 
 
+def softmax(R, temperature):
+    """Each row of `R` as weights: exp(r / t) over the row's sum."""
+    weights = np.exp((R - R.max(axis=1, keepdims=True)) / temperature)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
 def median_gamma(A):
     """The median heuristic: 1 / median squared distance between two anchors."""
     rows, columns = np.triu_indices(A.shape[0], k=1)
@@ -59,16 +65,19 @@ def ref_output(
     standardize=False,
     gamma=None,
     output_norm=None,
+    temperature=0.1,
     aggregation="concat",
     scale=None,
     dtype=WIDE,
 ):
     """Relative representation of `X` on anchor vectors `A`, as float64.
 
-    `names` lists the similarities of the blocks; `scale` overrides the
-    feature scales (for tests of degenerate features); `dtype` is the
-    precision of the computation.
+    `names` lists the similarities of the blocks; `output_norm` is None, a
+    step or a sequence of steps; `scale` overrides the feature scales (for
+    tests of degenerate features); `dtype` is the precision of the
+    computation.
     """
+    steps = [output_norm] if isinstance(output_norm, str) else list(output_norm or [])
     X, A = np.asarray(X, dtype=dtype), np.asarray(A, dtype=dtype)
     if center:
         X, A = X - A.mean(axis=0), A - A.mean(axis=0)
@@ -79,13 +88,15 @@ def ref_output(
         X, A = X / scale, A / scale
     blocks = []
     for name in names:
-        R = ref_kernel(name, X, A, gamma)
-        if output_norm == "l2":
-            R = unit(R)
-        elif output_norm == "standard":
-            R_AA = ref_kernel(name, A, A, gamma)
-            sd = np.where(np.ptp(R_AA, axis=0) == 0, 1, np.sqrt(R_AA.var(axis=0)))
-            R = (R - R_AA.mean(axis=0)) / sd
+        R, R_AA = ref_kernel(name, X, A, gamma), ref_kernel(name, A, A, gamma)
+        for step in steps:
+            if step == "l2":
+                R, R_AA = unit(R), unit(R_AA)
+            elif step == "softmax":
+                R, R_AA = softmax(R, temperature), softmax(R_AA, temperature)
+            else:  # "standard": the anchors' own column statistics
+                sd = np.where(np.ptp(R_AA, axis=0) == 0, 1, np.sqrt(R_AA.var(axis=0)))
+                R, R_AA = (R - R_AA.mean(axis=0)) / sd, (R_AA - R_AA.mean(axis=0)) / sd
         blocks.append(R)
     if aggregation == "concat":
         return np.hstack(blocks).astype(np.float64)

@@ -25,6 +25,10 @@ ESTIMATORS = [
     RelativeTransformer(n_anchors=5, similarity="euclidean", output_norm="standard"),
     RelativeTransformer(n_anchors=5, similarity="l1", standardize=True),
     RelativeTransformer(n_anchors=5, similarity="linf", output_norm="l2"),
+    RelativeTransformer(n_anchors=5, output_norm="softmax"),
+    RelativeTransformer(
+        n_anchors=5, output_norm=("softmax", "standard"), temperature=0.5
+    ),
     RelativeTransformer(n_anchors=5, similarity="rbf", gamma=0.1, anchors="fps"),
     RelativeTransformer(
         n_anchors=5, similarity="rbf", standardize=True, output_norm="standard"

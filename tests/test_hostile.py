@@ -57,6 +57,10 @@ CONFIGS = {
         similarity="l1", standardize=True, output_norm="standard"
     ),
     "rbf-default-gamma-l2": RelativeTransformer(similarity="rbf", output_norm="l2"),
+    "cosine-softmax-standard": RelativeTransformer(
+        output_norm=("softmax", "standard"), temperature=0.3
+    ),
+    "l1-softmax": RelativeTransformer(similarity="l1", output_norm="softmax"),
     "product": InvariantProductTransformer(),
     "product-mean-center": InvariantProductTransformer(aggregation="mean", center=True),
     "product-sum-l2": InvariantProductTransformer(
@@ -87,6 +91,7 @@ def expected(est, X_fit, X):
         np.asarray(X, dtype=np.float64),
         np.asarray(X_fit, dtype=np.float64)[ANCHOR_ROWS],
         output_norm=est.output_norm,
+        temperature=est.temperature,
         aggregation=getattr(est, "aggregation", "concat"),
         **options(est),
     )
