@@ -438,3 +438,40 @@ def test_grid_search_over_a_column_transformer_pipeline(tabular):
     assert set(best.anchor_ids_) <= set(frame.index)
     if best.anchors == "stratified":
         assert set(y[frame.index.get_indexer(best.anchor_ids_)]) == {0, 1}
+
+
+# -- anchors identified by id ----------------------------------------------------
+
+
+def _frame(n=40, d=5, seed=0):
+    rng = np.random.RandomState(seed)
+    ids = [f"item{i}" for i in range(n)]
+    return pd.DataFrame(rng.normal(size=(n, d)), index=ids, columns=list("abcde"))
+
+
+def test_anchors_as_a_list_of_ids_of_a_dataframe():
+    X = _frame()
+    ids = ["item7", "item3", "item30"]
+    by_id = RelativeTransformer(anchors=ids).fit(X)
+    by_position = RelativeTransformer(anchors=[7, 3, 30]).fit(X)
+    assert list(by_id.anchor_ids_) == ids
+    assert list(by_id.anchor_indices_) == [7, 3, 30]
+    np.testing.assert_array_equal(by_id.transform(X), by_position.transform(X))
+    assert list(by_id.get_feature_names_out()) == [f"anchor_{i}" for i in ids]
+
+
+def test_unknown_or_repeated_anchor_ids_are_refused():
+    X = _frame()
+    with pytest.raises(ValueError, match=r"2 anchor ids are not in the index.*nope"):
+        RelativeTransformer(anchors=["item1", "nope", "nada"]).fit(X)
+    with pytest.raises(ValueError, match="anchor ids contain duplicates"):
+        RelativeTransformer(anchors=["item1", "item1"]).fit(X)
+
+
+def test_anchor_vectors_as_a_dataframe_keep_their_ids():
+    X = _frame()
+    anchors = X.loc[["item5", "item9"]]
+    est = RelativeTransformer(anchors=anchors).fit(X)
+    assert list(est.anchor_ids_) == ["item5", "item9"]
+    assert est.anchor_indices_ is None
+    np.testing.assert_allclose(est.anchors_, anchors.to_numpy())
