@@ -54,20 +54,23 @@ SENTENCE = {"minilm", "mpnet"}
 def configurations(k):
     """name -> (relative step, stitch keywords)."""
     return {
-        "cosine, center=False (0.1 default)": (
-            RelativeTransformer(k, center=False, random_state=0),
+        "cosine (0.1 default)": (
+            RelativeTransformer(k, center=False, output_norm=None, random_state=0),
             {},
         ),
-        "centred cosine": (RelativeTransformer(k, random_state=0), {}),
+        "centred cosine": (
+            RelativeTransformer(k, center=True, output_norm=None, random_state=0),
+            {},
+        ),
         "centred + softmax": (
             RelativeTransformer(k, output_norm="softmax", random_state=0),
             {},
         ),
-        "centred + softmax + standard (default)": (
+        "centred + softmax + standard": (
             RelativeTransformer(k, output_norm=("softmax", "standard"), random_state=0),
             {},
         ),
-        "default + align='ridge'": (
+        "softmax + standard + align=ridge": (
             RelativeTransformer(k, output_norm=("softmax", "standard"), random_state=0),
             {"align": "ridge"},
         ),
@@ -145,9 +148,7 @@ def main():
     parser.add_argument("--mpnet", help="folder of all-mpnet-base-v2 (optional)")
     parser.add_argument("--anchors", type=int, nargs="+", default=[300, 1000])
     parser.add_argument("--digits", action="store_true", help="digits only")
-    parser.add_argument(
-        "--cache", type=Path, default=Path(get_data_home()) / "relreps"
-    )
+    parser.add_argument("--cache", type=Path, default=Path(get_data_home()) / "relreps")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.digits:

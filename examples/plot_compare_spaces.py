@@ -47,7 +47,9 @@ anchor_rows = select_anchors(first.train, 100, random_state=0)
 
 views = {"absolute": {}, "relative": {}}
 for name, encoder in digits.encoders.items():
-    relative = RelativeTransformer(anchors=encoder.train[anchor_rows], center=True)
+    relative = RelativeTransformer(
+        anchors=encoder.train[anchor_rows], center=True, output_norm=None
+    )
     views["absolute"][name] = encoder.test
     views["relative"][name] = relative.fit(encoder.train).transform(encoder.test)
 

@@ -80,7 +80,9 @@ def evaluate(lookup_queries, corpus, similar_queries):
 # Relative vectors use centred cosine similarities: the embeddings are ReLU
 # activations, all non-negative, whose uncentred cosines crowd together.
 def relative(anchor_vectors):
-    return RelativeTransformer(anchors=anchor_vectors, center=True).fit(anchor_vectors)
+    return RelativeTransformer(
+        anchors=anchor_vectors, center=True, output_norm=None
+    ).fit(anchor_vectors)
 
 
 rows = []

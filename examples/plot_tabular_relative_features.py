@@ -88,7 +88,8 @@ cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
 relative = Pipeline(
     [
         ("prep", preprocessing(numeric, categorical)),
-        ("relative", RelativeTransformer(random_state=0)),
+        # Raw similarities: landmark features, "how close to record 17".
+        ("relative", RelativeTransformer(output_norm=None, random_state=0)),
         ("clf", LogisticRegression(max_iter=5000)),
     ]
 ).set_output(transform="pandas")
@@ -219,7 +220,7 @@ kfold = KFold(n_splits=5, shuffle=True, random_state=0)
 d_relative = Pipeline(
     [
         ("prep", preprocessing(d_numeric, ["sex"])),
-        ("relative", RelativeTransformer(random_state=0)),
+        ("relative", RelativeTransformer(output_norm=None, random_state=0)),
         ("clf", ridge),
     ]
 ).set_output(transform="pandas")

@@ -88,8 +88,10 @@ class OutputNorm:
 
 def softmax_rows(values, temperature, xp):
     """Return ``exp(values / temperature)`` divided by each row's sum."""
-    shifted = (values - xp.max(values, axis=1, keepdims=True)) / temperature
-    weights = xp.exp(shifted)
+    # Differences beyond the dtype's range are -inf, whose weight is 0.
+    with np.errstate(over="ignore", under="ignore"):
+        shifted = (values - xp.max(values, axis=1, keepdims=True)) / temperature
+        weights = xp.exp(shifted)
     return weights / xp.sum(weights, axis=1, keepdims=True)
 
 

@@ -33,11 +33,12 @@ class RelativeTransformer(AnchorProjection):
         2-D array of anchor vectors of shape (n_anchors, n_features).
     similarity : {"cosine", "dot", "euclidean", "l1", "linf", "rbf"} or callable, \
             default="cosine"
-        How a sample is compared with an anchor. Distances (``"euclidean"``,
-        ``"l1"``, ``"linf"``) are returned as non-negative distances, not
-        turned into similarities. A callable ``f(X, anchors)`` must return an
-        array of shape (n_samples, n_anchors); it receives the preprocessed
-        (centred/standardised) samples and anchors. A zero vector has cosine 0
+        How a sample is compared with an anchor. With ``output_norm=None``,
+        distances (``"euclidean"``, ``"l1"``, ``"linf"``) are returned as
+        non-negative distances, not turned into similarities. A callable
+        ``f(X, anchors)`` must return an array of shape (n_samples,
+        n_anchors); it receives the preprocessed (centred/standardised)
+        samples and anchors. A zero vector has cosine 0
         to every anchor.
     center : bool, default=True
         Subtract the anchors' mean from samples and anchors before comparing
@@ -54,13 +55,19 @@ class RelativeTransformer(AnchorProjection):
         Each feature is judged alone, so the output is invariant to rescaling
         any feature (``axis_scaling``) as long as its values stay within the
         dtype's normal range.
-    output_norm : {None, "l2", "standard", "softmax"}, default=None
-        Normalisation of the relative vectors: ``"l2"`` scales each row to unit
-        norm; ``"standard"`` z-scores each anchor column with the mean and
-        population standard deviation of the anchors' own relative vectors,
-        which are recomputed in each space; ``"softmax"`` turns each row into
-        weights over the anchors, ``exp(r_j / temperature) / sum_i exp(r_i /
-        temperature)`` (non-negative, summing to 1).
+    output_norm : {None, "l2", "standard", "softmax"} or tuple of them, \
+            default=("softmax", "standard")
+        Normalisation of the relative vectors, one step or several applied in
+        order. ``"l2"`` scales each row to unit norm; ``"softmax"`` turns each
+        row into weights over the anchors, ``exp(r_j / temperature) / sum_i
+        exp(r_i / temperature)`` (non-negative, summing to 1); ``"standard"``
+        z-scores each anchor column with the mean and population standard
+        deviation of the anchors' own vectors after the steps before it,
+        recomputed in each space. None returns the similarities themselves.
+        The default, a softmax then a z-score, stitched best across encoders
+        of different families (0.65 stitched accuracy against 0.58 for the
+        similarities, and 0.72 against 0.69 without stitching, on text
+        encoders; see the User Guide); before version 0.2 it was None.
     temperature : float, default=0.1
         Temperature of ``output_norm="softmax"``: smaller values concentrate
         each row's weight on its most similar anchors. Ignored otherwise.
@@ -156,7 +163,7 @@ class RelativeTransformer(AnchorProjection):
         similarity="cosine",
         center=True,
         standardize=False,
-        output_norm=None,
+        output_norm=("softmax", "standard"),
         temperature=0.1,
         gamma=None,
         random_state=None,

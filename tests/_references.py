@@ -43,8 +43,14 @@ def ref_kernel(name, X, A, gamma=None):
 
 
 def softmax(R, temperature):
-    """Each row of `R` as weights: exp(r / t) over the row's sum."""
-    weights = np.exp((R - R.max(axis=1, keepdims=True)) / temperature)
+    """Each row of `R` as weights: exp(r / t) over the row's sum.
+
+    In float64, as the package computes float64 input: weights below
+    float64's range are 0 there, and extended precision would keep them.
+    """
+    R = np.asarray(R, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        weights = np.exp((R - R.max(axis=1, keepdims=True)) / temperature)
     return weights / weights.sum(axis=1, keepdims=True)
 
 
@@ -95,7 +101,8 @@ def ref_output(
             elif step == "softmax":
                 R, R_AA = softmax(R, temperature), softmax(R_AA, temperature)
             else:  # "standard": the anchors' own column statistics
-                sd = np.where(np.ptp(R_AA, axis=0) == 0, 1, np.sqrt(R_AA.var(axis=0)))
+                sd = np.sqrt(R_AA.var(axis=0))
+                sd = np.where(sd == 0, 1, sd)  # also a spread below the range
                 R, R_AA = (R - R_AA.mean(axis=0)) / sd, (R_AA - R_AA.mean(axis=0)) / sd
         blocks.append(R)
     if aggregation == "concat":

@@ -39,7 +39,8 @@ def encoders():
 
 
 def make_model(**params):
-    relative = RelativeTransformer(20, center=True, random_state=0).set_params(**params)
+    relative = RelativeTransformer(20, center=True, output_norm=None, random_state=0)
+    relative.set_params(**params)
     return make_pipeline(relative, LogisticRegression())
 
 

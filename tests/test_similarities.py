@@ -81,7 +81,12 @@ def test_matches_reference(similarity, gamma, center, standardize, output_norm, 
 def test_anchors_from_rows_match_reference(similarity, gamma):
     X, _ = make_data(seed=1, n=40)
     rel = RelativeTransformer(
-        n_anchors=7, similarity=similarity, gamma=gamma, random_state=0, center=False
+        n_anchors=7,
+        similarity=similarity,
+        gamma=gamma,
+        random_state=0,
+        center=False,
+        output_norm=None,
     ).fit(X)
     A = X[np.asarray(rel.anchor_indices_)]
     assert_allclose(rel.anchors_, A)
@@ -91,7 +96,9 @@ def test_anchors_from_rows_match_reference(similarity, gamma):
 @pytest.mark.parametrize("similarity", ["euclidean", "l1", "linf"])
 def test_distances_are_non_negative_and_zero_on_anchors(similarity):
     X, _ = make_data(seed=2, n=30)
-    rel = RelativeTransformer(anchors=np.arange(5), similarity=similarity).fit(X)
+    rel = RelativeTransformer(
+        anchors=np.arange(5), similarity=similarity, output_norm=None
+    ).fit(X)
     out = rel.transform(X)
     assert (out >= 0).all()
     assert_allclose(np.diag(out[:5]), 0.0, atol=1e-7)
@@ -102,7 +109,7 @@ def test_standardize_constant_feature_gets_scale_one():
     X[:, 1] = 4.0
     A[:, 1] = 4.0
     rel = RelativeTransformer(
-        anchors=A, similarity="dot", standardize=True, center=False
+        anchors=A, similarity="dot", standardize=True, center=False, output_norm=None
     ).fit(X)
     scale = A.std(axis=0)
     scale[1] = 1.0
@@ -123,7 +130,7 @@ def test_standardize_near_dead_feature_gets_scale_one():
     A[:, 3] *= 1e-33
     X[:, 3] *= 1e-33
     rel = RelativeTransformer(
-        anchors=A, similarity="cosine", center=True, standardize=True
+        anchors=A, similarity="cosine", center=True, standardize=True, output_norm=None
     ).fit(X)
     mean, scale = A.mean(axis=0), A.std(axis=0)
     assert 0 < scale[2] <= 10 * np.finfo(np.float64).eps * mean[2]
@@ -174,7 +181,7 @@ def test_cosine_zero_vector_gives_zero_without_warning(center):
     X[0] = A.mean(axis=0) if center else 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rel = RelativeTransformer(anchors=A, center=center).fit(X)
+        rel = RelativeTransformer(anchors=A, center=center, output_norm=None).fit(X)
         out = rel.transform(X)
         l2 = RelativeTransformer(anchors=A, center=center, output_norm="l2")
         normed = l2.fit(X).transform(X)
@@ -192,7 +199,11 @@ def test_cosine_zero_vector_gives_zero_without_warning(center):
 def test_integer_input_gives_float64(similarity, gamma):
     X = np.random.RandomState(8).randint(-5, 6, size=(15, 4))
     rel = RelativeTransformer(
-        anchors=np.arange(4), similarity=similarity, gamma=gamma, center=False
+        anchors=np.arange(4),
+        similarity=similarity,
+        gamma=gamma,
+        center=False,
+        output_norm=None,
     )
     out = rel.fit(X).transform(X)
     assert out.dtype == np.float64
@@ -204,7 +215,12 @@ def test_integer_input_gives_float64(similarity, gamma):
 def test_float32_out_when_fit_and_transform_dtypes_differ(similarity, gamma):
     X, A = make_data(seed=9)
     rel = RelativeTransformer(
-        anchors=A, similarity=similarity, gamma=gamma, center=True, standardize=True
+        anchors=A,
+        similarity=similarity,
+        gamma=gamma,
+        center=True,
+        standardize=True,
+        output_norm=None,
     )
     out = rel.fit(X).transform(X.astype(np.float32))
     assert out.dtype == np.float32
@@ -260,7 +276,7 @@ def test_sparse_matches_dense(similarity, center, standardize, dtype, container)
 @pytest.mark.parametrize("similarity", ["l1", "linf"])
 def test_sparse_rejected_with_clear_error(similarity):
     X = make_sparse_data()
-    rel = RelativeTransformer(n_anchors=4, similarity=similarity)
+    rel = RelativeTransformer(n_anchors=4, similarity=similarity, output_norm=None)
     with pytest.raises(TypeError, match=f"[Ss]parse.*{similarity}"):
         rel.fit(sparse.csr_matrix(X))
     rel.fit(X)
@@ -291,7 +307,9 @@ def dot_with_nan(X, A):
 
 def test_callable_similarity_matches_reference():
     X, A = make_data(seed=11)
-    rel = RelativeTransformer(anchors=A, similarity=negative_manhattan)
+    rel = RelativeTransformer(
+        anchors=A, similarity=negative_manhattan, output_norm=None
+    )
     assert_agrees(rel.fit(X).transform(X), -ref_kernel("l1", X, A), np.float64)
 
 
@@ -302,7 +320,9 @@ def test_callable_receives_preprocessed_data():
     # "standard" output removes the factor 2 again.
     expected = ref_output(["dot"], X, A, **options)
     assert_agrees(rel.fit(X).transform(X), expected, np.float64)
-    raw = RelativeTransformer(anchors=A, similarity=double_dot, center=True)
+    raw = RelativeTransformer(
+        anchors=A, similarity=double_dot, center=True, output_norm=None
+    )
     assert_agrees(
         raw.fit(X).transform(X), 2 * ref_output(["dot"], X, A, center=True), np.float64
     )
@@ -311,7 +331,9 @@ def test_callable_receives_preprocessed_data():
 def test_callable_rejects_sparse_input_by_name():
     X = make_sparse_data()
     with pytest.raises(TypeError, match="[Ss]parse.*negative_manhattan"):
-        RelativeTransformer(3, similarity=negative_manhattan).fit(sparse.csr_array(X))
+        RelativeTransformer(3, similarity=negative_manhattan, output_norm=None).fit(
+            sparse.csr_array(X)
+        )
 
 
 def row_sums(X, A):
@@ -321,18 +343,24 @@ def row_sums(X, A):
 def test_callable_wrong_shape_raises():
     X, A = make_data(seed=12)
     # Square on the anchors themselves, so only transform can tell.
-    rel = RelativeTransformer(anchors=A, similarity=transposed_dot).fit(X)
+    rel = RelativeTransformer(
+        anchors=A, similarity=transposed_dot, output_norm=None
+    ).fit(X)
     with pytest.raises(
         ValueError, match=r"transposed_dot.*shape.*\(20, 6\); got \(6, 20\)"
     ):
         rel.transform(X)
     with pytest.raises(ValueError, match=r"row_sums.*shape.*\(20, 6\); got \(20,\)"):
-        RelativeTransformer(anchors=A, similarity=row_sums).fit(X).transform(X)
+        RelativeTransformer(anchors=A, similarity=row_sums, output_norm=None).fit(
+            X
+        ).transform(X)
 
 
 def test_callable_returning_nan_raises():
     X, A = make_data(seed=13)
-    rel = RelativeTransformer(anchors=A, similarity=dot_with_nan).fit(X)
+    rel = RelativeTransformer(anchors=A, similarity=dot_with_nan, output_norm=None).fit(
+        X
+    )
     with pytest.raises(ValueError, match="dot_with_nan.*NaN"):
         rel.transform(X)
 
@@ -385,7 +413,9 @@ def test_expansion_folds_centring_only_near_the_origin(offset, similarity, dtype
     offsets = _prepare_expansion(A)[-1]
     assert (offsets is None) == (offset > 0)
     kwargs = {"gamma": 0.05} if similarity == "rbf" else {}
-    est = RelativeTransformer(anchors=A, similarity=similarity, **kwargs).fit(X)
+    est = RelativeTransformer(
+        anchors=A, similarity=similarity, output_norm=None, **kwargs
+    ).fit(X)
     result = est.transform(X)
     assert result.dtype == dtype
     assert_agrees(result, ref_kernel(similarity, X, A, **kwargs), dtype)
@@ -402,7 +432,9 @@ def test_folded_expansion_rescales_extreme_rows_like_alone(similarity):
     X[3] *= 1e150
     X[5] *= 1e-150
     kwargs = {"gamma": 1e-300} if similarity == "rbf" else {}
-    est = RelativeTransformer(anchors=A, similarity=similarity, **kwargs).fit(X)
+    est = RelativeTransformer(
+        anchors=A, similarity=similarity, output_norm=None, **kwargs
+    ).fit(X)
     together = est.transform(X)
     alone = np.vstack([est.transform(X[i : i + 1]) for i in range(len(X))])
     assert np.isfinite(together).all()
@@ -414,7 +446,7 @@ def test_folded_expansion_rescales_extreme_rows_like_alone(similarity):
 @pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean", "rbf"])
 def test_nan_and_inf_samples_raise_scikit_learns_error(similarity, sparse_input):
     X, A = make_data(seed=5)
-    est = RelativeTransformer(anchors=A, similarity=similarity).fit(X)
+    est = RelativeTransformer(anchors=A, similarity=similarity, output_norm=None).fit(X)
     for value, message in [(np.nan, "NaN"), (np.inf, "infinity")]:
         bad = X.copy()
         bad[7, 2] = value
@@ -428,7 +460,9 @@ def test_finite_rows_whose_squared_norm_overflows_are_accepted(similarity):
     X, A = make_data(seed=6)
     X = X.astype(np.float32)
     X[2] = 1e38  # finite, and so are its distances; its squared norm is not
-    est = RelativeTransformer(anchors=A, similarity=similarity, center=False)
+    est = RelativeTransformer(
+        anchors=A, similarity=similarity, center=False, output_norm=None
+    )
     est.fit(X[3:])
     result = est.transform(X)
     assert np.isfinite(result).all()

@@ -142,7 +142,8 @@ def test_a_transform_inside_a_chunk_worker_completes():
     # A callable similarity that itself transforms with several workers: the
     # nested call shares the one pool and cannot deadlock.
     X = np.random.RandomState(1).normal(size=(400, 5))
-    inner = RelativeTransformer(6, similarity="euclidean", n_jobs=2).fit(X)
+    inner = RelativeTransformer(6, similarity="euclidean", output_norm=None, n_jobs=2)
+    inner.fit(X)
 
     def similarity(rows, anchors):
         with config_context(working_memory=0.01):
@@ -150,7 +151,9 @@ def test_a_transform_inside_a_chunk_worker_completes():
         assert_allclose(distances, cdist(rows, inner.anchors_), rtol=1e-10)
         return rows @ anchors.T
 
-    outer = RelativeTransformer(anchors=X[:3], similarity=similarity, n_jobs=2)
+    outer = RelativeTransformer(
+        anchors=X[:3], similarity=similarity, output_norm=None, n_jobs=2
+    )
     outer.fit(X)
     with config_context(working_memory=0.01):
         outer.transform(X)
