@@ -41,7 +41,9 @@ def main():
     scaler = StandardScaler().fit(X)
     rows = []
     for similarity in ("cosine", "rbf", "l1"):
-        est = RelativeTransformer(anchors=A, similarity=similarity).fit(X)
+        est = RelativeTransformer(
+            anchors=A, similarity=similarity, center=False, output_norm=None
+        ).fit(X)
         for n_rows in (1, 16, 128):
             x = X[1000 : 1000 + n_rows]
 

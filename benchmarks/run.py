@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 import sklearn
+from joblib import parallel_config
 from scipy.spatial.distance import cdist
 
 import sklearn_relreps
@@ -180,13 +181,17 @@ def our_tasks(X, A):
     """``(name, callable)`` for each measurement of sklearn-relreps."""
     tasks = []
     for name in SIMILARITIES:
-        est = RelativeTransformer(anchors=A, similarity=name).fit(A)
+        est = RelativeTransformer(
+            anchors=A, similarity=name, center=False, output_norm=None
+        ).fit(A)
         est.transform(X[:8])  # compile the L1/L-inf kernels outside the timing
         tasks.append((name, lambda est=est: est.transform(X)))
-    product = InvariantProductTransformer(anchors=A).fit(A)
+    product = InvariantProductTransformer(anchors=A, center=False).fit(A)
     tasks.append(("product (4 blocks)", lambda: product.transform(X)))
     for strategy in STRATEGIES:
-        est = RelativeTransformer(N_ANCHORS, anchors=strategy, random_state=0)
+        est = RelativeTransformer(
+            N_ANCHORS, anchors=strategy, center=False, output_norm=None, random_state=0
+        )
         tasks.append((f"fit, anchors={strategy!r}", lambda est=est: est.fit(X)))
     return tasks
 
@@ -196,7 +201,7 @@ def memory_pass(n_samples):
     release_freed_memory()
     X, A = make_data(n_samples)
     peaks = {name: peak_memory(func) for name, func in our_tasks(X, A)}
-    product = InvariantProductTransformer(anchors=A).fit(A)
+    product = InvariantProductTransformer(anchors=A, center=False).fit(A)
     lines = [
         "| samples | working_memory (MiB) | peak beyond the output (MiB) |",
         "|---|---|---|",
@@ -245,9 +250,11 @@ def timing_pass(n_samples, repeats, slow_repeats):
             entry["torch"] = timed(lambda n=name: torch_similarity(n, X, A), n_torch)
             time.sleep(1)
         print(format_row(entry), flush=True)
-    product = InvariantProductTransformer(anchors=A).fit(A)
+    product = InvariantProductTransformer(anchors=A, center=False).fit(A)
     blocks = [
-        RelativeTransformer(anchors=A, similarity=name, output_norm="standard").fit(A)
+        RelativeTransformer(
+            anchors=A, similarity=name, center=False, output_norm="standard"
+        ).fit(A)
         for name in product.similarities
     ]
     entry = row("product (4 blocks)")
@@ -355,8 +362,20 @@ def main():
         help="time only these similarities against the floor, in a process that "
         "runs nothing else (no baselines, product, fits or memory pass)",
     )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="n_jobs of our transforms, set through joblib.parallel_config "
+        "(default -1: a chunk worker per CPU)",
+    )
     parser.add_argument("--memory-pass", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    with parallel_config(n_jobs=args.n_jobs):
+        run(args)
+
+
+def run(args):
     n_samples = args.n_samples or (10_000 if args.quick else 100_000)
     if args.memory_pass:
         print(json.dumps(memory_pass(n_samples)))
@@ -364,12 +383,13 @@ def main():
     if args.alone:
         alone_pass(n_samples, args.repeats, args.alone)
         return
-    description = machine()
+    description = machine() + f" Our transforms: n_jobs={args.n_jobs}."
     print(description)
     print(HEADER)
     rows = timing_pass(n_samples, args.repeats, args.slow_repeats)
     # Memory in a process of its own: see release_freed_memory.
     command = [sys.executable, __file__, "--memory-pass", "--n-samples", str(n_samples)]
+    command += ["--n-jobs", str(args.n_jobs)]
     memory = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
     for entry in rows:
         entry["memory"] = memory["peaks"][entry["task"]]
