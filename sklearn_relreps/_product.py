@@ -42,13 +42,10 @@ class InvariantProductTransformer(AnchorProjection):
         Subtract the anchors' mean before every block (see
         :class:`RelativeTransformer`; the default was False before 0.2).
     standardize : bool, default=False
-        Divide every feature by the anchors' population standard deviation. A
-        deviation of at most ``10 * eps * |mean|`` (``eps`` of the dtype), that
-        is rounding noise at the feature's own magnitude, is replaced by 1.
-        Each feature is judged alone, so the output is invariant to rescaling
-        any feature (``axis_scaling``) as long as its values stay within the
-        dtype's normal range.
-    output_norm : {"standard", "l2", "softmax"} or None, default="standard"
+        Divide every feature by the anchors' population standard deviation
+        first, with the same floor as :class:`RelativeTransformer`.
+    output_norm : {"standard", "l2", "softmax"}, tuple of them, or None, \
+            default="standard"
         Per-block normalisation (see :class:`RelativeTransformer`), with
         statistics of the anchors' own relative vectors for ``"standard"``.
         Raw distances live on scales that differ between blocks and spaces.
