@@ -171,7 +171,7 @@ class InvariantProductTransformer(AnchorProjection):
             )
         if len(set(names)) != len(names):
             raise ValueError(f"similarities contains duplicates: {names}.")
-        if self.aggregation != "concat" and self.output_norm is None:
+        if self.aggregation != "concat" and not self._norm_steps():
             raise ValueError(
                 f"aggregation={self.aggregation!r} pools blocks whose raw values "
                 "live on different scales; set output_norm to 'standard' or 'l2'."

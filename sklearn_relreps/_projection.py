@@ -54,7 +54,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         "anchors": [StrOptions(set(ANCHOR_METHODS)), "array-like"],
         "center": ["boolean"],
         "standardize": ["boolean"],
-        "output_norm": [StrOptions(set(NORM_STEPS)), tuple, list, None],
+        "output_norm": [StrOptions({*NORM_STEPS, "auto"}), tuple, list, None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
@@ -75,10 +75,10 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         """Cross-parameter checks that the constraints cannot express."""
-        steps = norm_steps(self.output_norm)
+        steps = self._norm_steps()
         if (
             not steps
-            and self.output_norm is not None
+            and self.output_norm not in (None, "auto")
             or any(s not in NORM_STEPS for s in steps)
             or len(set(steps)) < len(steps)
         ):
@@ -177,7 +177,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
         if "rbf" in self._similarity_names():
             self.gamma_, self._rbf_length = _rbf_width(self.gamma, prepared)
         self.output_mean_ = self.output_scale_ = None
-        if "standard" in norm_steps(self.output_norm):
+        if "standard" in self._norm_steps():
             self.output_mean_, self.output_scale_ = output_statistics(
                 prepared, self._similarities(), self._norm()
             )
@@ -190,9 +190,22 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
             for s in self._similarity_names()
         ]
 
+    def _norm_steps(self):
+        """Return the output normalisation steps (``"auto"`` by similarity).
+
+        ``"auto"``: a softmax then a z-score for cosine, whose values lie in
+        [-1, 1] so that one temperature suits every space (the measured
+        recipe); the raw values for the other similarities, whose scales
+        depend on the data.
+        """
+        if isinstance(self.output_norm, str) and self.output_norm == "auto":
+            cosine = self._similarity_names() == ["cosine"]
+            return ("softmax", "standard") if cosine else ()
+        return norm_steps(self.output_norm)
+
     def _norm(self, mean=None, scale=None):
         return OutputNorm(
-            norm_steps(self.output_norm),
+            self._norm_steps(),
             mean=mean,
             scale=scale,
             temperature=self.temperature,

@@ -55,19 +55,23 @@ class RelativeTransformer(AnchorProjection):
         Each feature is judged alone, so the output is invariant to rescaling
         any feature (``axis_scaling``) as long as its values stay within the
         dtype's normal range.
-    output_norm : {None, "l2", "standard", "softmax"} or tuple of them, \
-            default=("softmax", "standard")
+    output_norm : {"auto", None, "l2", "standard", "softmax"} or tuple of \
+            them, default="auto"
         Normalisation of the relative vectors, one step or several applied in
-        order. ``"l2"`` scales each row to unit norm; ``"softmax"`` turns each
-        row into weights over the anchors, ``exp(r_j / temperature) / sum_i
-        exp(r_i / temperature)`` (non-negative, summing to 1); ``"standard"``
-        z-scores each anchor column with the mean and population standard
-        deviation of the anchors' own vectors after the steps before it,
-        recomputed in each space. None returns the similarities themselves.
-        The default, a softmax then a z-score, stitched best across encoders
-        of different families (0.65 stitched accuracy against 0.58 for the
-        similarities, and 0.72 against 0.69 without stitching, on text
-        encoders; see the User Guide); before version 0.2 it was None.
+        order. ``"auto"`` is ``("softmax", "standard")`` for
+        ``similarity="cosine"`` and None for the other similarities, whose
+        scales depend on the data (a softmax at a fixed temperature suits
+        cosines, which lie in [-1, 1]). ``"l2"`` scales each row to unit
+        norm; ``"softmax"`` turns each row into weights over the anchors,
+        ``exp(r_j / temperature) / sum_i exp(r_i / temperature)``
+        (non-negative, summing to 1); ``"standard"`` z-scores each anchor
+        column with the mean and population standard deviation of the
+        anchors' own vectors after the steps before it, recomputed in each
+        space. None returns the similarities themselves. For cosine, the
+        default stitched best across encoders of different families (0.65
+        stitched accuracy against 0.58 for the similarities, and 0.72
+        against 0.69 without stitching, on text encoders; see the User
+        Guide); before version 0.2 the default was None.
     temperature : float, default=0.1
         Temperature of ``output_norm="softmax"``: smaller values concentrate
         each row's weight on its most similar anchors. Ignored otherwise.
@@ -163,7 +167,7 @@ class RelativeTransformer(AnchorProjection):
         similarity="cosine",
         center=True,
         standardize=False,
-        output_norm=("softmax", "standard"),
+        output_norm="auto",
         temperature=0.1,
         gamma=None,
         random_state=None,

@@ -83,6 +83,8 @@ def ref_output(
     tests of degenerate features); `dtype` is the precision of the
     computation.
     """
+    if output_norm == "auto":  # the documented default of RelativeTransformer
+        output_norm = ("softmax", "standard") if list(names) == ["cosine"] else None
     steps = [output_norm] if isinstance(output_norm, str) else list(output_norm or [])
     X, A = np.asarray(X, dtype=dtype), np.asarray(A, dtype=dtype)
     if center:
