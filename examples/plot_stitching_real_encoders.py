@@ -244,8 +244,8 @@ for n_anchors in (300, 1000):
 # own geometry in the two spaces (the correlation of their centred cosines):
 # about 0.3 for this cross-family pair, 0.8 for two sentence transformers,
 # and 0 when the anchors are not the same items in the same order. With
-# DataFrames indexed by item id, rows are matched by id. :func:`stitch` runs
-# the same check and warns with a
+# DataFrames indexed by item id, rows are matched by id.
+# :func:`~sklearn_relreps.stitch` runs the same check and warns with a
 # :class:`~sklearn_relreps.StitchingWarning` below 0.15.
 import warnings
 

@@ -96,8 +96,9 @@ plt.show()
 # %%
 # Growing anchors from a few known pairs
 # --------------------------------------
-# When only a few items are known in both spaces, :func:`match_anchors`
-# grows more pairs by mutual nearest neighbours in relative space. It checks
+# When only a few items are known in both spaces,
+# :func:`~sklearn_relreps.anchors.match_anchors` grows more pairs by mutual
+# nearest neighbours in relative space. It checks
 # first that the seeds' geometry agrees between the spaces, since matching is
 # meaningless otherwise, and reports a confidence per pair. Here the found
 # pairs can be checked against the truth (row i is the same item in both).
