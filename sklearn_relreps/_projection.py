@@ -93,13 +93,17 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
                 "leave it as None for the others."
             )
 
-    def _accept_sparse(self, X):
-        """Return `accept_sparse` for `validate_data`; refuse sparse `X` by name."""
-        dense_only = [
+    def _dense_only(self):
+        """Names of the similarities that refuse sparse samples."""
+        return [
             getattr(s, "__name__", repr(s))
             for s in self._similarity_names()
             if not (isinstance(s, str) and s in SIMILARITIES and SIMILARITIES[s].sparse)
         ]
+
+    def _accept_sparse(self, X):
+        """Return `accept_sparse` for `validate_data`; refuse sparse `X` by name."""
+        dense_only = self._dense_only()
         if not dense_only:
             return "csr"
         if sparse.issparse(X):
@@ -302,10 +306,7 @@ class AnchorProjection(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         names = self._similarity_names()
-        tags.input_tags.sparse = all(
-            isinstance(s, str) and s in SIMILARITIES and SIMILARITIES[s].sparse
-            for s in names
-        )
+        tags.input_tags.sparse = not self._dense_only()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.array_api_support = all(isinstance(s, str) for s in names)
         tags.target_tags.required = (
